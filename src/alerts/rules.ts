@@ -1,0 +1,421 @@
+/**
+ * PURE alert rule evaluation: (state, probe result, now) → (state, transitions).
+ * No I/O and no clock: time comes in as `nowMs`. The engine (engine.ts) does the rest.
+ *
+ * Decisions (the issue left them open):
+ * - consecutive_login_failures counts failed probes whose error.code is `auth` (the server
+ *   refused the credentials). A success, an `in_use` refusal (RFC 2449 §8.1.2: the
+ *   credentials were accepted, the maildrop is locked) or a failure after login (phase
+ *   stat/noop/uidl/top/quit) resets it to 0. Any other failure (connect, TLS, timeout,
+ *   LOGIN-DELAY...) leaves it as it was: it says nothing about the credentials.
+ * - NO DATA: metrics that need a successful probe (messages, size_bytes,
+ *   probe_duration_seconds, oldest_message_age_seconds) and cert_expiry_days without a
+ *   certificate expiry yield null. A null keeps the instance exactly as it is: inactive
+ *   stays inactive, pending stays pending without advancing to firing even when `for`
+ *   has elapsed (it fires on the next probe with data that still holds; active_since is
+ *   kept), firing stays firing (and still repeats). consecutive_* always have data.
+ * - Inactive instances have no record: a mailbox state lists pending and firing ones.
+ * - last_notified_at is set when a firing or repeat transition is produced, i.e. when the
+ *   alert is put into a notification batch (batch and state are persisted together, so a
+ *   restart cannot lose it); repeat_interval is counted from there.
+ * - A rule whose definition changes on reload keeps its instances' state; the new
+ *   condition applies from the next probe. Instances of removed rules or mailboxes (or
+ *   of mailboxes a rule's `mailboxes:` no longer lists) resolve at once: a firing one
+ *   yields a resolved transition (the engine sends it when send_resolved is on).
+ */
+import type { AlertingConfig, RuleConfig, RuleMetric, RuleOp, Severity } from '../config/schema.js';
+import type { Reason } from '../pop3/errors.js';
+import type { Phase, ProbeResult } from '../probe/result.js';
+import { BUILTIN_RULE_NAMES, BUILTIN_RULES } from './builtin-rules.js';
+import type { AlertSnapshot } from './types.js';
+
+export type InstanceState = 'inactive' | 'pending' | 'firing';
+
+/** One (rule, mailbox) instance. The rule's definition is copied in so a removed rule can still be reported. */
+export interface InstanceRecord {
+  rule: string;
+  mailbox: string;
+  state: InstanceState;
+  active_since: number | null;
+  fired_at: number | null;
+  last_notified_at: number | null;
+  value: number | null;
+  severity: Severity;
+  metric: RuleMetric;
+  op: RuleOp;
+  threshold: number;
+  description: string | null;
+}
+
+export interface MailboxCounters {
+  consecutive_failures: number;
+  consecutive_login_failures: number;
+}
+
+/** Everything the engine remembers about one mailbox. */
+export interface MailboxAlertState extends MailboxCounters {
+  mailbox: string;
+  last_error: { code: Reason; message: string } | null;
+  labels: Record<string, string>;
+  /** Pending and firing instances (an inactive instance has no record), at most one per rule. */
+  instances: InstanceRecord[];
+}
+
+/** By mailbox name. A Map, because mailbox and rule names may be `__proto__`. */
+export type EngineState = ReadonlyMap<string, MailboxAlertState>;
+
+export interface Transition {
+  kind: 'firing' | 'resolved' | 'repeat';
+  snapshot: AlertSnapshot;
+}
+
+export interface EvaluateOptions {
+  nowMs: number;
+  repeatIntervalMs: number;
+  /** The mailbox's labels from the config; kept from the previous state when absent. */
+  labels?: Record<string, string>;
+}
+
+export interface Evaluation<S> {
+  state: S;
+  transitions: Transition[];
+  /** True when something worth persisting changed (not a mere new value). */
+  changed: boolean;
+}
+
+/** User rules plus the built-ins that are neither turned off nor replaced by a user rule of the same name. */
+export function effectiveRules(
+  alerting: Pick<AlertingConfig, 'rules' | 'builtin_rules'>,
+): RuleConfig[] {
+  const rules: RuleConfig[] = [];
+  const names = new Set<string>();
+  // The first rule of a name wins; the config loader is expected to reject duplicates.
+  for (const rule of alerting.rules) {
+    if (names.has(rule.name)) continue;
+    names.add(rule.name);
+    rules.push(rule);
+  }
+  for (const name of BUILTIN_RULE_NAMES) {
+    if (alerting.builtin_rules[name] && !names.has(name)) rules.push({ ...BUILTIN_RULES[name] });
+  }
+  return rules;
+}
+
+export function ruleApplies(rule: RuleConfig, mailbox: string): boolean {
+  return rule.mailboxes === undefined || rule.mailboxes.includes(mailbox);
+}
+
+/** The metric's value for this probe, or null for NO DATA (see the decisions above). */
+export function metricValue(
+  metric: RuleMetric,
+  result: ProbeResult,
+  counters: MailboxCounters,
+  nowMs: number,
+): number | null {
+  switch (metric) {
+    case 'consecutive_failures':
+      return counters.consecutive_failures;
+    case 'consecutive_login_failures':
+      return counters.consecutive_login_failures;
+    case 'cert_expiry_days': {
+      // A failed probe may still have completed the handshake (an auth failure, say).
+      const expiry = result.tls?.cert_expiry_timestamp ?? null;
+      return expiry === null ? null : (expiry - nowMs / 1000) / 86_400;
+    }
+  }
+  if (!result.success) return null;
+  switch (metric) {
+    case 'messages':
+      return result.messages;
+    case 'size_bytes':
+      return result.size_bytes;
+    case 'probe_duration_seconds':
+      return result.phases.total ?? null;
+    case 'oldest_message_age_seconds': {
+      if (result.messages === 0) return 0;
+      const oldest = result.oldest_message_timestamp;
+      // A Date: in the future (clock skew) counts as age 0, not a negative age.
+      return oldest === null ? null : Math.max(0, nowMs / 1000 - oldest);
+    }
+  }
+}
+
+export function compare(value: number, op: RuleOp, threshold: number): boolean {
+  switch (op) {
+    case '>':
+      return value > threshold;
+    case '>=':
+      return value >= threshold;
+    case '<':
+      return value < threshold;
+    case '<=':
+      return value <= threshold;
+    case '==':
+      return value === threshold;
+    case '!=':
+      return value !== threshold;
+  }
+}
+
+/** Phases that only happen after a successful login. */
+const AFTER_LOGIN: ReadonlySet<Phase> = new Set<Phase>(['stat', 'noop', 'uidl', 'top', 'quit']);
+
+export function nextCounters(prev: MailboxCounters, result: ProbeResult): MailboxCounters {
+  if (result.success) return { consecutive_failures: 0, consecutive_login_failures: 0 };
+  const error = result.error;
+  let login = prev.consecutive_login_failures;
+  if (error?.code === 'auth') login += 1;
+  else if (error !== null && (error.code === 'in_use' || AFTER_LOGIN.has(error.phase))) login = 0;
+  return { consecutive_failures: prev.consecutive_failures + 1, consecutive_login_failures: login };
+}
+
+export function emptyMailboxState(
+  mailbox: string,
+  labels: Record<string, string> = {},
+): MailboxAlertState {
+  return {
+    mailbox,
+    consecutive_failures: 0,
+    consecutive_login_failures: 0,
+    last_error: null,
+    labels,
+    instances: [],
+  };
+}
+
+/** The snapshot a notification shows; `record` must be firing (or have fired, for a resolved one). */
+export function snapshotOf(
+  record: InstanceRecord,
+  mailbox: Pick<MailboxAlertState, 'last_error' | 'labels'>,
+  resolvedAt: number | null,
+): AlertSnapshot {
+  const firedAt = record.fired_at ?? record.active_since ?? 0;
+  return {
+    rule: record.rule,
+    mailbox: record.mailbox,
+    severity: record.severity,
+    status: resolvedAt === null ? 'firing' : 'resolved',
+    metric: record.metric,
+    op: record.op,
+    threshold: record.threshold,
+    value: record.value,
+    active_since: record.active_since ?? firedAt,
+    fired_at: firedAt,
+    resolved_at: resolvedAt,
+    last_error: mailbox.last_error === null ? null : { ...mailbox.last_error },
+    description: record.description,
+    labels: { ...mailbox.labels },
+  };
+}
+
+function definitionOf(
+  rule: RuleConfig,
+): Pick<InstanceRecord, 'severity' | 'metric' | 'op' | 'threshold' | 'description'> {
+  return {
+    severity: rule.severity,
+    metric: rule.metric,
+    op: rule.op,
+    threshold: rule.value,
+    description: rule.description ?? null,
+  };
+}
+
+function repeatDue(record: InstanceRecord, nowMs: number, repeatIntervalMs: number): boolean {
+  return (
+    record.state === 'firing' &&
+    (record.last_notified_at === null || nowMs - record.last_notified_at >= repeatIntervalMs)
+  );
+}
+
+type Step = { record: InstanceRecord | null; kind: Transition['kind'] | null };
+
+/** One instance, one evaluation: the state machine inactive → pending → firing → (resolved =) inactive. */
+function step(
+  old: InstanceRecord | undefined,
+  rule: RuleConfig,
+  mailbox: string,
+  value: number | null,
+  opts: EvaluateOptions,
+): Step {
+  const now = opts.nowMs;
+  if (value === null) {
+    // NO DATA keeps the state as it is; a firing alert still repeats.
+    if (old === undefined) return { record: null, kind: null };
+    const kept = { ...old, ...definitionOf(rule), value: null };
+    if (!repeatDue(kept, now, opts.repeatIntervalMs)) return { record: kept, kind: null };
+    return { record: { ...kept, last_notified_at: now }, kind: 'repeat' };
+  }
+  if (!compare(value, rule.op, rule.value)) {
+    // A pending instance goes back to inactive quietly; a firing one resolves.
+    return { record: null, kind: old?.state === 'firing' ? 'resolved' : null };
+  }
+  const base: InstanceRecord = old
+    ? { ...old, ...definitionOf(rule), value }
+    : {
+        rule: rule.name,
+        mailbox,
+        state: 'pending',
+        active_since: now,
+        fired_at: null,
+        last_notified_at: null,
+        value,
+        ...definitionOf(rule),
+      };
+  if (base.state === 'firing') {
+    if (!repeatDue(base, now, opts.repeatIntervalMs)) return { record: base, kind: null };
+    return { record: { ...base, last_notified_at: now }, kind: 'repeat' };
+  }
+  if (now - (base.active_since ?? now) >= rule.for) {
+    return {
+      record: { ...base, state: 'firing', fired_at: now, last_notified_at: now },
+      kind: 'firing',
+    };
+  }
+  return { record: { ...base, state: 'pending' }, kind: null };
+}
+
+/**
+ * Evaluates every rule that applies to `result.mailbox` (`rules` may hold rules for other
+ * mailboxes; they are skipped). Instances of rules not in `rules` are left untouched
+ * (`reconcile` removes them). O(rules): this is what the engine calls per probe.
+ */
+export function evaluateMailbox(
+  prev: MailboxAlertState | undefined,
+  result: ProbeResult,
+  rules: readonly RuleConfig[],
+  opts: EvaluateOptions,
+): Evaluation<MailboxAlertState> {
+  const mailbox = result.mailbox;
+  const base = prev ?? emptyMailboxState(mailbox, opts.labels);
+  const counters = nextCounters(base, result);
+  const lastError = result.error
+    ? { code: result.error.code, message: result.error.message }
+    : null;
+  const next: MailboxAlertState = {
+    mailbox,
+    ...counters,
+    last_error: lastError,
+    labels: opts.labels ?? base.labels,
+    instances: [],
+  };
+  let changed =
+    prev === undefined ||
+    counters.consecutive_failures !== base.consecutive_failures ||
+    counters.consecutive_login_failures !== base.consecutive_login_failures ||
+    (lastError?.code ?? null) !== (base.last_error?.code ?? null);
+  const transitions: Transition[] = [];
+  const seen = new Set<string>();
+  for (const rule of rules) {
+    if (!ruleApplies(rule, mailbox) || seen.has(rule.name)) continue;
+    seen.add(rule.name);
+    const old = base.instances.find((i) => i.rule === rule.name);
+    const value = metricValue(rule.metric, result, counters, opts.nowMs);
+    const { record, kind } = step(old, rule, mailbox, value, opts);
+    if (record) next.instances.push(record);
+    if (
+      kind !== null ||
+      (old === undefined) !== (record === null) ||
+      (old && record && old.state !== record.state)
+    ) {
+      changed = true;
+    }
+    if (kind === 'resolved' && old) {
+      transitions.push({ kind, snapshot: snapshotOf({ ...old, value }, next, opts.nowMs) });
+    } else if (kind !== null && record) {
+      transitions.push({ kind, snapshot: snapshotOf(record, next, null) });
+    }
+  }
+  for (const old of base.instances) if (!seen.has(old.rule)) next.instances.push(old);
+  return { state: next, transitions, changed };
+}
+
+/** `evaluateMailbox` on the whole state (copies the map: prefer evaluateMailbox per probe). */
+export function evaluate(
+  state: EngineState,
+  result: ProbeResult,
+  rules: readonly RuleConfig[],
+  opts: EvaluateOptions,
+): Evaluation<EngineState> {
+  const out = evaluateMailbox(state.get(result.mailbox), result, rules, opts);
+  const next = new Map(state);
+  next.set(result.mailbox, out.state);
+  return { state: next, transitions: out.transitions, changed: out.changed };
+}
+
+/** Repeats of still-firing alerts whose repeat_interval has passed, for a timer that runs while probes are skipped. */
+export function dueRepeats(
+  state: EngineState,
+  nowMs: number,
+  repeatIntervalMs: number,
+): Evaluation<EngineState> {
+  const transitions: Transition[] = [];
+  let next: Map<string, MailboxAlertState> | null = null;
+  for (const [name, mailbox] of state) {
+    if (!mailbox.instances.some((i) => repeatDue(i, nowMs, repeatIntervalMs))) continue;
+    const instances = mailbox.instances.map((i) => {
+      if (!repeatDue(i, nowMs, repeatIntervalMs)) return i;
+      const record = { ...i, last_notified_at: nowMs };
+      transitions.push({ kind: 'repeat', snapshot: snapshotOf(record, mailbox, null) });
+      return record;
+    });
+    next ??= new Map(state);
+    next.set(name, { ...mailbox, instances });
+  }
+  return { state: next ?? state, transitions, changed: next !== null };
+}
+
+/** When the next repeat is due (ms since the epoch), or null when nothing fires. */
+export function nextRepeatAt(state: EngineState, repeatIntervalMs: number): number | null {
+  let earliest: number | null = null;
+  for (const mailbox of state.values()) {
+    for (const i of mailbox.instances) {
+      if (i.state !== 'firing') continue;
+      const due =
+        i.last_notified_at === null
+          ? Number.NEGATIVE_INFINITY
+          : i.last_notified_at + repeatIntervalMs;
+      if (earliest === null || due < earliest) earliest = due;
+    }
+  }
+  return earliest;
+}
+
+/**
+ * Brings the state in line with a new config: drops mailboxes and instances the config no
+ * longer has (a firing one yields a resolved transition), refreshes rule definitions and
+ * labels of the rest.
+ */
+export function reconcile(
+  state: EngineState,
+  rules: readonly RuleConfig[],
+  mailboxes: ReadonlyArray<{ name: string; labels: Record<string, string> }>,
+  nowMs: number,
+): Evaluation<EngineState> {
+  const labelsOf = new Map(mailboxes.map((m) => [m.name, m.labels]));
+  const ruleOf = new Map<string, RuleConfig>();
+  for (const rule of rules) if (!ruleOf.has(rule.name)) ruleOf.set(rule.name, rule);
+  const next = new Map<string, MailboxAlertState>();
+  const transitions: Transition[] = [];
+  let changed = false;
+  for (const [name, mailbox] of state) {
+    const labels = labelsOf.get(name);
+    const instances: InstanceRecord[] = [];
+    for (const record of mailbox.instances) {
+      const rule = ruleOf.get(record.rule);
+      if (labels !== undefined && rule !== undefined && ruleApplies(rule, name)) {
+        instances.push({ ...record, ...definitionOf(rule) });
+        continue;
+      }
+      changed = true;
+      if (record.state === 'firing') {
+        transitions.push({ kind: 'resolved', snapshot: snapshotOf(record, mailbox, nowMs) });
+      }
+    }
+    if (labels === undefined) {
+      changed = true;
+      continue;
+    }
+    next.set(name, { ...mailbox, labels, instances });
+  }
+  return { state: next, transitions, changed };
+}

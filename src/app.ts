@@ -1,0 +1,335 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createAlertmanagerSender } from './alerts/alertmanager.js';
+import { createEmailSender } from './alerts/email.js';
+import { AlertEngine } from './alerts/engine.js';
+import { Outbox } from './alerts/outbox.js';
+import type { Sender } from './alerts/sender.js';
+import { createAlertStateStore } from './alerts/state-store.js';
+import { type Clock, systemClock } from './clock.js';
+import { configWarnings } from './config/load.js';
+import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { type HttpServer, startHttpServer } from './metrics/server.js';
+import { CapabilityCache } from './probe/capability-cache.js';
+import { type ProbeDeps, probeMailbox } from './probe/probe.js';
+import type { ProbeResult } from './probe/result.js';
+import { Scheduler } from './schedule/scheduler.js';
+import { inShard, type Shard } from './shard.js';
+
+export interface AppOptions {
+  version: string;
+  logger?: Logger;
+  clock?: Clock;
+  /** Overrides config.shard (the --shard flag). */
+  shard?: Shard;
+  /** Reads the config again for SIGHUP and POST /-/reload; throws ConfigError when invalid. */
+  reloadConfig?: () => Config;
+  /** Replaces probeMailbox (benchmarks); production leaves it unset. */
+  probe?: (mailbox: MailboxConfig, deps: ProbeDeps) => Promise<ProbeResult>;
+}
+
+export type ReloadOutcome = { ok: true } | { ok: false; error: string };
+
+/** How often the capability cache is written to the state directory. */
+const CACHE_SAVE_MS = 60_000;
+
+function labelNames(mailboxes: readonly MailboxConfig[]): string[] {
+  return [...new Set(mailboxes.flatMap((m) => Object.keys(m.labels)))].sort();
+}
+
+function notifierKey(alerting: AlertingConfig): string {
+  return JSON.stringify([
+    alerting.smtp,
+    alerting.to,
+    alerting.alertmanager,
+    alerting.external_url,
+    alerting.repeat_interval,
+  ]);
+}
+
+/**
+ * The composition root: config → scheduler → probe → metrics and alerts → outbox →
+ * notifiers. Start, reload and stop live here; nothing downstream calls back upstream.
+ */
+export class App {
+  #config: Config;
+  readonly #options: AppOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly metrics: Metrics;
+  readonly #capabilities: CapabilityCache;
+  readonly #tlsSessions = new Map<string, Buffer>();
+  readonly #scheduler: Scheduler;
+  readonly #engine: AlertEngine;
+  #outbox: Outbox;
+  #senders: Sender[] = [];
+  #http: HttpServer | null = null;
+  #ready = false;
+  #stopping: Promise<void> | null = null;
+  #saveTimer: NodeJS.Timeout | null = null;
+  /** Last known state per mailbox, to log up/down changes once. */
+  readonly #status = new Map<string, string>();
+
+  constructor(config: Config, options: AppOptions) {
+    this.#config = config;
+    this.#options = options;
+    this.#log = options.logger ?? createLogger();
+    this.#clock = options.clock ?? systemClock;
+    mkdirSync(config.state_dir, { recursive: true });
+    const mailboxes = this.#mailboxes(config);
+    this.metrics = createMetrics({
+      version: options.version,
+      labelNames: labelNames(mailboxes),
+      configLoadedAtMs: this.#clock.now(),
+    });
+    this.metrics.setMailboxes(mailboxes);
+    this.#capabilities = new CapabilityCache({
+      file: join(config.state_dir, 'capabilities.json'),
+      now: () => this.#clock.now(),
+    });
+    this.#outbox = this.#createOutbox(config.alerting);
+    this.#engine = new AlertEngine({
+      clock: this.#clock,
+      alerting: config.alerting,
+      mailboxes,
+      store: createAlertStateStore(config.state_dir, {
+        logger: this.#log.child({ component: 'alerts' }),
+      }),
+      emit: (notification) => this.#outbox.enqueue(notification),
+      onFiringChange: (rule, mailbox, severity, firing) =>
+        this.metrics.setAlertFiring(rule, mailbox, severity, firing),
+      logger: this.#log.child({ component: 'alerts' }),
+    });
+    const probe = options.probe ?? probeMailbox;
+    const deps: ProbeDeps = { capabilityCache: this.#capabilities, tlsSessions: this.#tlsSessions };
+    this.#scheduler = new Scheduler({
+      clock: this.#clock,
+      maxConcurrent: config.scheduler.max_concurrent_probes,
+      maxPerHost: config.scheduler.max_concurrent_per_host,
+      probe: (mailbox) => probe(mailbox, deps),
+      onResult: (result) => this.#onResult(result),
+      onSkip: (mailbox, reason) => {
+        this.metrics.recordSkip(mailbox.name, reason);
+        this.#log.debug({ event: 'probe_skipped', mailbox: mailbox.name, reason }, 'probe skipped');
+      },
+      onRoundComplete: () => {
+        this.#ready = true;
+        this.#log.info({ event: 'first_round_complete' }, 'every mailbox probed once');
+      },
+      logger: this.#log.child({ component: 'scheduler' }),
+    });
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  get address(): { host: string; port: number } | null {
+    return this.#http?.address ?? null;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  #mailboxes(config: Config): MailboxConfig[] {
+    return inShard(config.mailboxes, this.#options.shard ?? config.shard);
+  }
+
+  #createOutbox(alerting: AlertingConfig): Outbox {
+    const logger = this.#log.child({ component: 'outbox' });
+    const senders: Sender[] = [];
+    if (alerting.smtp && alerting.to.length > 0) {
+      senders.push(
+        createEmailSender(
+          alerting.smtp,
+          { to: alerting.to, external_url: alerting.external_url },
+          { logger },
+        ),
+      );
+    }
+    if (alerting.alertmanager) {
+      senders.push(
+        createAlertmanagerSender(alerting.alertmanager, {
+          externalUrl: alerting.external_url,
+          repeatIntervalMs: alerting.repeat_interval,
+          logger,
+        }),
+      );
+    }
+    this.#senders = senders;
+    return new Outbox({
+      dir: join(this.#config.state_dir, 'outbox'),
+      clock: this.#clock,
+      senders,
+      onChange: (pending) => this.metrics.setOutboxPending(pending),
+      onResult: (_channel, result) => this.metrics.recordNotification(result),
+      logger,
+    });
+  }
+
+  #onResult(result: ProbeResult): void {
+    this.metrics.recordProbe(result);
+    this.#engine.observe(result);
+    const status = result.success ? 'up' : `down:${result.error?.code}`;
+    const previous = this.#status.get(result.mailbox);
+    this.#status.set(result.mailbox, status);
+    if (previous !== status) {
+      if (result.success) {
+        this.#log.info(
+          {
+            event: 'mailbox_up',
+            mailbox: result.mailbox,
+            messages: result.messages,
+            previous: previous ?? null,
+          },
+          'mailbox is up',
+        );
+      } else {
+        this.#log.warn(
+          {
+            event: 'mailbox_down',
+            mailbox: result.mailbox,
+            reason: result.error?.code,
+            phase: result.error?.phase,
+            error: result.error?.message,
+            previous: previous ?? null,
+          },
+          'mailbox is down',
+        );
+      }
+    }
+    this.#log.debug({ event: 'probe_result', result }, 'probe finished');
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    for (const warning of configWarnings(config))
+      this.#log.warn({ event: 'config_warning', warning }, warning);
+    if (this.#senders.length === 0) {
+      this.#log.warn(
+        { event: 'no_notifier' },
+        'alert rules are evaluated, but no alerting.smtp (with to:) or alerting.alertmanager is configured',
+      );
+    }
+    await this.#engine.load();
+    await this.#outbox.open();
+    const mailboxes = this.#mailboxes(config);
+    this.#scheduler.setMailboxes(mailboxes);
+    if (mailboxes.length === 0) this.#ready = true;
+    this.#http = await startHttpServer({
+      listen: config.server.listen,
+      render: () => this.metrics.render(),
+      isReady: () => this.#ready,
+      reload: () => this.reload(),
+      auth:
+        config.server.basic_auth || config.server.bearer_token
+          ? { basic: config.server.basic_auth, bearer: config.server.bearer_token }
+          : undefined,
+      logger: this.#log.child({ component: 'http' }),
+    });
+    this.#scheduler.start();
+    this.#saveTimer = setInterval(() => this.#saveCache(), CACHE_SAVE_MS);
+    this.#saveTimer.unref();
+    const shard = this.#options.shard ?? config.shard;
+    this.#log.info(
+      {
+        event: 'started',
+        version: this.#options.version,
+        listen: `${this.#http.address.host}:${this.#http.address.port}`,
+        mailboxes: mailboxes.length,
+        shard: shard ? `${shard.index}/${shard.count}` : null,
+        config: config.source ?? null,
+      },
+      'pop3-monitor started',
+    );
+  }
+
+  #saveCache(): void {
+    try {
+      this.#capabilities.save();
+    } catch (error) {
+      this.#log.warn(
+        { event: 'capability_cache_save_failed', error: (error as Error).message },
+        'could not save the capability cache',
+      );
+    }
+  }
+
+  /**
+   * Re-reads the config. A bad new config is rejected and counted, and the running one
+   * stays. Mailboxes, rules and notifiers take effect at once; `server.listen`,
+   * `state_dir` and `scheduler` limits need a restart (logged).
+   */
+  async reload(): Promise<ReloadOutcome> {
+    if (!this.#options.reloadConfig)
+      return { ok: false, error: 'this instance has no config file to reload' };
+    let next: Config;
+    try {
+      next = this.#options.reloadConfig();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.metrics.recordReload(false, this.#clock.now());
+      this.#log.error(
+        { event: 'reload_failed', error: message },
+        'config reload rejected; the previous config keeps running',
+      );
+      return { ok: false, error: message };
+    }
+    const previous = this.#config;
+    for (const [field, same] of [
+      ['server', JSON.stringify(previous.server) === JSON.stringify(next.server)],
+      ['state_dir', previous.state_dir === next.state_dir],
+      ['scheduler', JSON.stringify(previous.scheduler) === JSON.stringify(next.scheduler)],
+    ] as const) {
+      if (!same)
+        this.#log.warn(
+          { event: 'reload_needs_restart', field },
+          `a change of ${field} takes effect after a restart`,
+        );
+    }
+    this.#config = {
+      ...next,
+      server: previous.server,
+      state_dir: previous.state_dir,
+      scheduler: previous.scheduler,
+    };
+    const mailboxes = this.#mailboxes(this.#config);
+    this.#capabilities.clear();
+    this.#tlsSessions.clear();
+    this.metrics.setMailboxes(mailboxes);
+    for (const name of [...this.#status.keys()])
+      if (!mailboxes.some((m) => m.name === name)) this.#status.delete(name);
+    this.#scheduler.setMailboxes(mailboxes);
+    this.#engine.reconfigure(this.#config.alerting, mailboxes);
+    if (notifierKey(previous.alerting) !== notifierKey(this.#config.alerting)) {
+      await this.#outbox.close();
+      this.#outbox = this.#createOutbox(this.#config.alerting);
+      await this.#outbox.open();
+    }
+    this.metrics.recordReload(true, this.#clock.now());
+    this.#log.info({ event: 'reloaded', mailboxes: mailboxes.length }, 'config reloaded');
+    return { ok: true };
+  }
+
+  /** Graceful stop: no new probes, in-flight ones finish or time out, alerts are flushed to the outbox. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#log.info({ event: 'stopping' }, 'stopping: waiting for probes in flight');
+    if (this.#saveTimer) clearInterval(this.#saveTimer);
+    await this.#scheduler.stop();
+    await this.#engine.flush();
+    this.#engine.stop();
+    await this.#outbox.drain(5_000);
+    await this.#outbox.close();
+    this.#saveCache();
+    await this.#http?.close();
+    this.#log.info({ event: 'stopped', outbox_pending: this.#outbox.pending() }, 'stopped');
+  }
+}

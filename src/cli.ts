@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, resolveConfigPath } from './config/load.js';
+import { maskedConfig } from './config/mask.js';
+import type { Config } from './config/schema.js';
+import { formatProbeLine } from './probe/format.js';
+import { probeMailbox } from './probe/probe.js';
+
+const USAGE = `pop3-monitor: watch mailboxes over POP3; Prometheus metrics and SMTP alerts
+
+Usage:
+  pop3-monitor run --config FILE            the daemon: poll on schedule, serve /metrics, send alerts
+  pop3-monitor probe --config FILE [--mailbox NAME] [--json]
+                                            probe now and print the results (exit 1 if any failed)
+  pop3-monitor check-config --config FILE   validate and print the resolved config, secrets masked
+  pop3-monitor demo                         the whole loop with no outside server
+  pop3-monitor --help | --version
+
+Options:
+  --config FILE, -c FILE   config file (default: $POP3_MONITOR_CONFIG)
+  --mailbox NAME, -m NAME  probe only this mailbox (repeatable)
+  --json                   machine-readable output (probe)
+  --shard I/N              run only this shard of the mailboxes (run, probe)
+  --log-format json|pretty log format (default json; $POP3_MONITOR_LOG_FORMAT)
+
+Environment:
+  POP3_MONITOR_CONFIG      config file when --config is not given
+  POP3_MONITOR_LOG_LEVEL   fatal|error|warn|info|debug|trace (default info)
+
+Exit status: 0 success, 1 a probe failed, 2 bad config or usage.`;
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        mailbox: { type: 'string', short: 'm', multiple: true },
+        json: { type: 'boolean' },
+        shard: { type: 'string' },
+        'log-format': { type: 'string' },
+        listen: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function requireConfig(value: string | undefined): Config {
+  const path = resolveConfigPath(value, process.env);
+  if (!path) throw new UsageError('no config file: pass --config FILE or set POP3_MONITOR_CONFIG');
+  return loadConfig(path, { env: process.env });
+}
+
+async function probeCommand(
+  config: Config,
+  only: string[] | undefined,
+  json: boolean,
+): Promise<number> {
+  const unknown = (only ?? []).filter((name) => !config.mailboxes.some((m) => m.name === name));
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--mailbox: no mailbox named ${unknown.map((n) => JSON.stringify(n)).join(', ')} in the config`,
+    );
+  const mailboxes = only ? config.mailboxes.filter((m) => only.includes(m.name)) : config.mailboxes;
+  const results = await Promise.all(mailboxes.map((m) => probeMailbox(m)));
+  if (json) {
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  } else {
+    const width = Math.max(...results.map((r) => r.mailbox.length));
+    for (const result of results)
+      process.stdout.write(`${formatProbeLine(result, width, Date.now())}\n`);
+  }
+  return results.every((r) => r.success) ? 0 : 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (values.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (values.help || command === 'help' || command === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  if (values['log-format']) process.env.POP3_MONITOR_LOG_FORMAT = values['log-format'];
+  switch (command) {
+    case 'check-config': {
+      const config = requireConfig(values.config);
+      const { configWarnings } = await import('./config/load.js');
+      for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
+      process.stdout.write(`${JSON.stringify(maskedConfig(config), null, 2)}\n`);
+      process.stderr.write(`config OK: ${config.mailboxes.length} mailbox(es)\n`);
+      return 0;
+    }
+    case 'probe': {
+      const config = requireConfig(values.config);
+      return probeCommand(config, values.mailbox, values.json ?? false);
+    }
+    case 'run': {
+      const config = requireConfig(values.config);
+      const { runDaemon } = await import('./daemon.js');
+      return runDaemon(config, { shard: values.shard, version: packageVersion() });
+    }
+    case 'demo': {
+      const { runDemo } = await import('./demo/demo.js');
+      return runDemo({ version: packageVersion(), listen: values.listen });
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+async function entry(): Promise<void> {
+  let code: number;
+  try {
+    code = await main(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`invalid config:\n${error.message}\n`);
+      code = 2;
+    } else if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+      code = 2;
+    } else {
+      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+      code = 1;
+    }
+  }
+  // The one place that exits: after a daemon's shutdown nothing should keep us alive.
+  process.exit(code);
+}
+
+function invokedDirectly(): boolean {
+  try {
+    return (
+      process.argv[1] !== undefined &&
+      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+    );
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) await entry();

@@ -1,0 +1,127 @@
+import { Secret } from '../secret.js';
+import { joinPath } from './config-error.js';
+import type { FileReader } from './files.js';
+import type { Config, MailboxConfig, ServerConfig, SmtpConfig } from './schema.js';
+import type { AlertingData, MailboxData, Validated } from './validate.js';
+
+/** Assembles the Config, reading every *_file setting through `files`. */
+export function buildConfig(
+  valid: Validated,
+  files: FileReader,
+  source: string | undefined,
+): Config {
+  const mailboxes = valid.mailboxes.map((m, index) =>
+    buildMailbox(m, `mailboxes[${index}]`, files),
+  );
+  return {
+    server: buildServer(valid.server, files),
+    state_dir: valid.state_dir,
+    scheduler: valid.scheduler,
+    shard: parseShard(valid.shard),
+    mailboxes,
+    alerting: buildAlerting(valid.alerting, files),
+    source,
+  };
+}
+
+function parseShard(shard: string | undefined): Config['shard'] {
+  if (shard === undefined) return undefined;
+  const [index, count] = shard.split('/').map(Number);
+  return { index: index as number, count: count as number };
+}
+
+function secretOf(
+  value: string | undefined,
+  file: string | undefined,
+  path: string,
+  files: FileReader,
+): Secret | undefined {
+  if (file !== undefined) return files.secret(joinPath(path, 'password_file'), file);
+  return value === undefined ? undefined : new Secret(value);
+}
+
+function buildMailbox(m: MailboxData, path: string, files: FileReader): MailboxConfig {
+  return {
+    name: m.name,
+    host: m.host,
+    // RFC 8314 §3.3: implicit TLS on 995; RFC 1939 and RFC 2595 STLS on 110.
+    port: m.port ?? (m.tls === 'implicit' ? 995 : 110),
+    username: m.username,
+    password: secretOf(m.password, m.password_file, path, files),
+    password_file: m.password_file === undefined ? undefined : files.resolve(m.password_file),
+    schedule: m.schedule,
+    timeout: m.timeout,
+    tls: m.tls,
+    tls_ca:
+      m.tls_ca_file === undefined
+        ? undefined
+        : files.certificates(joinPath(path, 'tls_ca_file'), m.tls_ca_file),
+    tls_ca_file: m.tls_ca_file === undefined ? undefined : files.resolve(m.tls_ca_file),
+    tls_insecure: m.tls_insecure,
+    tls_servername: m.tls_servername,
+    auth: m.auth,
+    top_lines: m.top_lines,
+    pipelining: m.pipelining,
+    auth_failure_backoff: m.auth_failure_backoff,
+    labels: m.labels,
+  };
+}
+
+function buildServer(server: Validated['server'], files: FileReader): ServerConfig {
+  const auth = server.basic_auth;
+  let basicAuth: ServerConfig['basic_auth'];
+  if (auth !== undefined) {
+    const password = secretOf(auth.password, auth.password_file, 'server.basic_auth', files);
+    basicAuth = {
+      username: auth.username,
+      // Validation made one of the two required; a failed read is an issue already.
+      password: password ?? new Secret(''),
+      password_file:
+        auth.password_file === undefined ? undefined : files.resolve(auth.password_file),
+    };
+  }
+  const tokenFile = server.bearer_token_file;
+  return {
+    listen: server.listen,
+    basic_auth: basicAuth,
+    bearer_token:
+      tokenFile === undefined ? undefined : files.secret('server.bearer_token_file', tokenFile),
+    bearer_token_file: tokenFile === undefined ? undefined : files.resolve(tokenFile),
+  };
+}
+
+function buildAlerting(alerting: AlertingData, files: FileReader): Config['alerting'] {
+  const smtp = alerting.smtp;
+  let smtpConfig: SmtpConfig | undefined;
+  if (smtp !== undefined) {
+    smtpConfig = {
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.secure,
+      require_tls: smtp.require_tls,
+      username: smtp.username,
+      password: secretOf(smtp.password, smtp.password_file, 'alerting.smtp', files),
+      password_file:
+        smtp.password_file === undefined ? undefined : files.resolve(smtp.password_file),
+      from: smtp.from,
+      tls_ca:
+        smtp.tls_ca_file === undefined
+          ? undefined
+          : files.certificates('alerting.smtp.tls_ca_file', smtp.tls_ca_file),
+      tls_ca_file: smtp.tls_ca_file === undefined ? undefined : files.resolve(smtp.tls_ca_file),
+      tls_insecure: smtp.tls_insecure,
+      timeout: smtp.timeout,
+    };
+  }
+  return {
+    smtp: smtpConfig,
+    to: alerting.to,
+    repeat_interval: alerting.repeat_interval,
+    group_wait: alerting.group_wait,
+    send_resolved: alerting.send_resolved,
+    external_url: alerting.external_url,
+    builtin_rules: alerting.builtin_rules,
+    rules: alerting.rules,
+    alertmanager: alerting.alertmanager,
+  };
+}

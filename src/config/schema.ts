@@ -1,0 +1,335 @@
+import cron from 'node-cron';
+import { z } from 'zod';
+import type { Secret } from '../secret.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
+
+/**
+ * Numbers and booleans may also be written as strings, so `${PORT}` from the
+ * environment (always text) fills a numeric field: "995" → 995, "true" → true.
+ */
+function fromText(value: unknown, kind: 'number' | 'boolean'): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (kind === 'number' && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (kind === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
+  return value;
+}
+const num = <T extends z.ZodType>(schema: T) => z.preprocess((v) => fromText(v, 'number'), schema);
+const bool = () => z.preprocess((v) => fromText(v, 'boolean'), z.boolean());
+
+// Messages never echo the value: it may have come from an environment variable, and
+// the field path already tells the user where to look.
+const DURATION_MESSAGE = 'expected a duration such as 10s, 5m or 4h';
+
+/** A duration written as `500ms`, `10s`, `5m`, `4h`, `1h30m`; a bare number means seconds. */
+export const durationMs = z
+  .union([z.string(), z.number()], { error: DURATION_MESSAGE })
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: DURATION_MESSAGE });
+      return z.NEVER;
+    }
+    // Node timers overflow past 2^31-1 ms and then fire at once.
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({ code: 'custom', message: 'expected at most 24d' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const positiveDurationMs = durationMs.refine((ms) => ms > 0, 'expected a duration above 0');
+
+const cronExpression = z.string().superRefine((expr, ctx) => {
+  const result = cron.validateDetailed(expr);
+  if (!result.valid) {
+    const first = result.errors[0];
+    const why =
+      first === undefined
+        ? ''
+        : first.field === 'expression'
+          ? `: ${first.message}`
+          : `: the ${first.field} field is invalid`;
+    ctx.addIssue({ code: 'custom', message: `not a valid cron expression${why}` });
+  }
+});
+
+const hostName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(253, 'at most 253 characters')
+  .regex(
+    /^(?:[^\s/:[\]@]+|\[?[0-9a-fA-F:.]+\]?)$/,
+    'expected a host name or IP address (the port goes in port:)',
+  );
+
+/** Prometheus label names we own; user labels may not shadow them. */
+export const RESERVED_LABELS = [
+  'mailbox',
+  'phase',
+  'reason',
+  'rule',
+  'severity',
+  'result',
+  'version',
+  'job',
+  'instance',
+];
+
+const labelName = z
+  .string()
+  .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)')
+  .refine((n) => !n.startsWith('__'), 'label names starting with __ are reserved')
+  .refine((n) => !RESERVED_LABELS.includes(n), 'this label name is used by pop3-monitor itself');
+
+export const TLS_MODES = ['implicit', 'starttls', 'none'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+export const AUTH_METHODS = ['auto', 'user', 'apop', 'plain', 'login', 'xoauth2'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/**
+ * Every field a mailbox may have apart from its identity; `defaults:` takes any of them.
+ * Secrets are strings here and become `Secret`s in the loader.
+ */
+export const mailboxSettingsShape = {
+  host: hostName,
+  port: num(z.number().int().min(1, 'expected 1-65535').max(65535, 'expected 1-65535')),
+  username: z.string().min(1, 'must not be empty'),
+  password: z.string().min(1, 'must not be empty'),
+  password_file: z.string().min(1, 'must not be empty'),
+  schedule: cronExpression,
+  timeout: positiveDurationMs,
+  tls: z.enum(TLS_MODES),
+  tls_ca_file: z.string().min(1, 'must not be empty'),
+  tls_insecure: bool(),
+  tls_servername: z.string().min(1, 'must not be empty'),
+  auth: z.enum(AUTH_METHODS),
+  top_lines: num(z.number().int().min(0, 'expected 0 or more').max(1000, 'expected at most 1000')),
+  pipelining: bool(),
+  auth_failure_backoff: durationMs,
+  labels: z.record(labelName, z.string().max(256, 'label values are at most 256 characters')),
+};
+
+export const defaultsSchema = z.strictObject(mailboxSettingsShape).partial();
+
+export const mailboxSchema = z.strictObject({
+  // name first: issues are listed in key order, and a missing name reads best first.
+  name: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(128, 'at most 128 characters')
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
+  ...mailboxSettingsShape,
+  host: hostName,
+  port: mailboxSettingsShape.port.optional(),
+  username: mailboxSettingsShape.username,
+  password: mailboxSettingsShape.password.optional(),
+  password_file: mailboxSettingsShape.password_file.optional(),
+  schedule: cronExpression.default('*/60 * * * * *'),
+  timeout: positiveDurationMs.default(10_000),
+  tls: z.enum(TLS_MODES).default('implicit'),
+  tls_ca_file: mailboxSettingsShape.tls_ca_file.optional(),
+  tls_insecure: bool().default(false),
+  tls_servername: mailboxSettingsShape.tls_servername.optional(),
+  auth: z.enum(AUTH_METHODS).default('auto'),
+  top_lines: mailboxSettingsShape.top_lines.default(0),
+  pipelining: bool().default(true),
+  auth_failure_backoff: durationMs.default(15 * 60_000),
+  labels: mailboxSettingsShape.labels.default({}),
+});
+
+const listenAddress = z.string().superRefine((s, ctx) => {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected host:port, such as 0.0.0.0:9469 or 127.0.0.1:9469',
+    });
+  }
+});
+
+export const serverSchema = z.strictObject({
+  listen: listenAddress.default('0.0.0.0:9469'),
+  /** Optional protection for users who expose the port: basic auth or a bearer token. */
+  basic_auth: z
+    .strictObject({
+      username: z.string().min(1, 'must not be empty'),
+      password: z.string().min(1, 'must not be empty').optional(),
+      password_file: z.string().min(1, 'must not be empty').optional(),
+    })
+    .optional(),
+  bearer_token_file: z.string().min(1, 'must not be empty').optional(),
+});
+
+export const schedulerSchema = z.strictObject({
+  max_concurrent_probes: num(z.number().int().min(1, 'expected 1 or more')).default(64),
+  max_concurrent_per_host: num(z.number().int().min(1, 'expected 1 or more')).default(4),
+});
+
+const RULE_METRICS = [
+  'messages',
+  'size_bytes',
+  'probe_duration_seconds',
+  'oldest_message_age_seconds',
+  'consecutive_failures',
+  'consecutive_login_failures',
+  'cert_expiry_days',
+] as const;
+export type RuleMetric = (typeof RULE_METRICS)[number];
+export { RULE_METRICS };
+export const RULE_OPS = ['>', '>=', '<', '<=', '==', '!='] as const;
+export type RuleOp = (typeof RULE_OPS)[number];
+export const SEVERITIES = ['warning', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const ruleSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(
+      /^[a-zA-Z_][a-zA-Z0-9_]*$/,
+      'expected letters, digits and _ (it is a label value and part of the subject)',
+    ),
+  metric: z.enum(RULE_METRICS),
+  op: z.enum(RULE_OPS),
+  value: num(z.number()),
+  for: durationMs.default(0),
+  severity: z.enum(SEVERITIES).default('warning'),
+  mailboxes: z
+    .array(z.string().min(1, 'must not be empty'))
+    .min(1, 'expected at least one mailbox name (leave mailboxes out for all)')
+    .optional(),
+  description: z.string().optional(),
+});
+
+export const smtpSchema = z.strictObject({
+  host: hostName,
+  port: num(z.number().int().min(1, 'expected 1-65535').max(65535, 'expected 1-65535')).default(
+    587,
+  ),
+  secure: bool().default(false),
+  require_tls: bool().default(false),
+  username: z.string().min(1, 'must not be empty').optional(),
+  password: z.string().min(1, 'must not be empty').optional(),
+  password_file: z.string().min(1, 'must not be empty').optional(),
+  from: z.string().min(3, 'expected an address such as "pop3-monitor <monitor@example.com>"'),
+  tls_ca_file: z.string().min(1, 'must not be empty').optional(),
+  tls_insecure: bool().default(false),
+  timeout: positiveDurationMs.default(30_000),
+});
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+export const alertingSchema = z.strictObject({
+  smtp: smtpSchema.optional(),
+  to: z.array(z.string().min(3, 'expected an email address')).default([]),
+  repeat_interval: positiveDurationMs.default(4 * 3_600_000),
+  group_wait: durationMs.default(10_000),
+  send_resolved: bool().default(true),
+  external_url: httpUrl.optional(),
+  builtin_rules: z
+    .strictObject({
+      login_failed: bool().default(true),
+      unreachable: bool().default(true),
+    })
+    .default({ login_failed: true, unreachable: true }),
+  rules: z.array(ruleSchema).default([]),
+  alertmanager: z
+    .strictObject({
+      urls: z.array(httpUrl).min(1, 'expected at least one URL'),
+      timeout: positiveDurationMs.default(10_000),
+    })
+    .optional(),
+});
+
+export const configFileSchema = z.strictObject({
+  server: serverSchema.default({ listen: '0.0.0.0:9469' }),
+  state_dir: z.string().min(1, 'must not be empty').default('./data'),
+  scheduler: schedulerSchema.default({ max_concurrent_probes: 64, max_concurrent_per_host: 4 }),
+  shard: z
+    .string()
+    .regex(/^\d+\/\d+$/, 'expected INDEX/COUNT such as 0/3')
+    .optional(),
+  defaults: z.unknown().optional(),
+  mailboxes: z.array(z.unknown()).min(1, 'expected at least one mailbox'),
+  alerting: alertingSchema.optional(),
+});
+
+export type RuleConfig = z.output<typeof ruleSchema>;
+
+/** A mailbox after defaults, environment and secret files are resolved. */
+export interface MailboxConfig {
+  name: string;
+  host: string;
+  port: number;
+  username: string;
+  /** Password, or for xoauth2 the bearer token. */
+  password: Secret | undefined;
+  /** Where the password was read from (resolved path), for display. */
+  password_file?: string | undefined;
+  schedule: string;
+  /** Whole-probe deadline, ms. */
+  timeout: number;
+  tls: TlsMode;
+  /** Extra trusted CA certificates (PEM), read from tls_ca_file. */
+  tls_ca: string | undefined;
+  tls_ca_file: string | undefined;
+  tls_insecure: boolean;
+  tls_servername: string | undefined;
+  auth: AuthMethod;
+  top_lines: number;
+  pipelining: boolean;
+  /** ms */
+  auth_failure_backoff: number;
+  labels: Record<string, string>;
+}
+
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  secure: boolean;
+  require_tls: boolean;
+  username: string | undefined;
+  password: Secret | undefined;
+  /** Resolved path the password was read from, for display. */
+  password_file?: string | undefined;
+  from: string;
+  tls_ca: string | undefined;
+  /** Resolved path tls_ca was read from, for display. */
+  tls_ca_file?: string | undefined;
+  tls_insecure: boolean;
+  timeout: number;
+}
+
+export interface AlertingConfig {
+  smtp: SmtpConfig | undefined;
+  to: string[];
+  repeat_interval: number;
+  group_wait: number;
+  send_resolved: boolean;
+  external_url: string | undefined;
+  builtin_rules: { login_failed: boolean; unreachable: boolean };
+  rules: RuleConfig[];
+  alertmanager: { urls: string[]; timeout: number } | undefined;
+}
+
+export interface ServerConfig {
+  listen: string;
+  basic_auth:
+    | { username: string; password: Secret; password_file?: string | undefined }
+    | undefined;
+  bearer_token: Secret | undefined;
+  /** Resolved path bearer_token was read from, for display. */
+  bearer_token_file?: string | undefined;
+}
+
+export interface Config {
+  server: ServerConfig;
+  state_dir: string;
+  scheduler: { max_concurrent_probes: number; max_concurrent_per_host: number };
+  shard: { index: number; count: number } | undefined;
+  mailboxes: MailboxConfig[];
+  alerting: AlertingConfig;
+  /** The file it was read from, for reloads and messages. */
+  source: string | undefined;
+}

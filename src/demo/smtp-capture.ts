@@ -1,0 +1,129 @@
+import { createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * The demo's SMTP sink (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT):
+ * it accepts every message on loopback and hands it over, so the demo can print the alert
+ * email the monitor sent, exactly as a real server would have received it.
+ */
+export interface CapturedMail {
+  from: string;
+  to: string[];
+  /** The message as transmitted, dot-unstuffed, CRLF line ends. */
+  data: string;
+}
+
+export interface SmtpCapture {
+  readonly port: number;
+  readonly messages: CapturedMail[];
+  close(): Promise<void>;
+}
+
+const MAX_MESSAGE = 4 * 1024 * 1024;
+
+function session(socket: Socket, onMail: (mail: CapturedMail) => void): void {
+  let from = '';
+  let to: string[] = [];
+  let inData = false;
+  let data: string[] = [];
+  let size = 0;
+  let buffer = '';
+  const reply = (line: string) => socket.write(`${line}\r\n`);
+  socket.setTimeout(60_000, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  reply('220 pop3-monitor-demo ESMTP capture');
+
+  const line = (text: string) => {
+    if (inData) {
+      if (text === '.') {
+        inData = false;
+        onMail({ from, to, data: `${data.join('\r\n')}\r\n` });
+        data = [];
+        size = 0;
+        to = [];
+        reply('250 2.0.0 OK: captured');
+        return;
+      }
+      size += text.length + 2;
+      if (size <= MAX_MESSAGE) data.push(text.startsWith('.') ? text.slice(1) : text);
+      return;
+    }
+    const verb = text.slice(0, 4).toUpperCase();
+    switch (verb) {
+      case 'EHLO':
+        socket.write(
+          '250-pop3-monitor-demo\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 4194304\r\n',
+        );
+        return;
+      case 'HELO':
+        reply('250 pop3-monitor-demo');
+        return;
+      case 'MAIL':
+        from = /<([^>]*)>/.exec(text)?.[1] ?? '';
+        reply('250 2.1.0 OK');
+        return;
+      case 'RCPT':
+        to.push(/<([^>]*)>/.exec(text)?.[1] ?? '');
+        reply('250 2.1.5 OK');
+        return;
+      case 'DATA':
+        inData = true;
+        reply('354 End data with <CR><LF>.<CR><LF>');
+        return;
+      case 'RSET':
+        to = [];
+        reply('250 2.0.0 OK');
+        return;
+      case 'NOOP':
+        reply('250 2.0.0 OK');
+        return;
+      case 'QUIT':
+        reply('221 2.0.0 Bye');
+        socket.end();
+        return;
+      default:
+        reply('502 5.5.2 Command not implemented');
+    }
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    let end = buffer.indexOf('\r\n');
+    while (end !== -1) {
+      line(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
+      end = buffer.indexOf('\r\n');
+    }
+    if (buffer.length > 65536) socket.destroy();
+  });
+}
+
+export function startSmtpCapture(
+  onMail: (mail: CapturedMail) => void,
+  port = 0,
+  host = '127.0.0.1',
+): Promise<SmtpCapture> {
+  const messages: CapturedMail[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    session(socket, (mail) => {
+      messages.push(mail);
+      onMail(mail);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve({
+        port: typeof address === 'object' && address ? address.port : port,
+        messages,
+        close() {
+          for (const socket of sockets) socket.destroy();
+          return new Promise<void>((done) => server.close(() => done()));
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,424 @@
+import { performance } from 'node:perf_hooks';
+import type { TlsMode } from '../config/schema.js';
+import type { Phase } from '../probe/result.js';
+import type { Secret } from '../secret.js';
+import {
+  type AuthChoice,
+  apopDigest,
+  decodeChallenge,
+  encodeInitialResponse,
+  fitsInitialResponse,
+  saslLoginResponses,
+  saslPlain,
+  xoauth2,
+} from './auth.js';
+import { Deadline, type PeerTls, Pop3Connection, type TlsOptions } from './connection.js';
+import { Pop3Error } from './errors.js';
+import type { FramerLimits, Reply } from './framing.js';
+import {
+  apopTimestamp,
+  type Capabilities,
+  emptyCapabilities,
+  parseCapa,
+  reasonForErr,
+} from './responses.js';
+
+export interface Pop3ClientOptions {
+  host: string;
+  port: number;
+  tls: TlsMode;
+  tlsOptions: TlsOptions;
+  /** Whole-session deadline, ms. */
+  timeoutMs: number;
+  /** Upper bound for any single wait (one phase), ms; defaults to the whole deadline. */
+  phaseTimeoutMs?: number;
+  /** Pipeline commands when the server announces PIPELINING (RFC 2449 §6.6). */
+  pipelining?: boolean;
+  limits?: Partial<FramerLimits>;
+}
+
+/** A command to send. `name` is what errors and logs show: never its arguments. */
+export interface Command {
+  line: string;
+  name: string;
+  multiline: boolean;
+  phase: Phase;
+}
+
+export type ClientState = 'new' | 'authorization' | 'transaction' | 'closed';
+
+/**
+ * A POP3 session (RFC 1939) with STLS (RFC 2595), CAPA and PIPELINING (RFC 2449) and
+ * SASL (RFC 5034). It records per-phase durations; with pipelining a phase ends when its
+ * own reply arrives. It has no method that sends DELE, RETR or RSET.
+ */
+export class Pop3Client {
+  readonly phases: Partial<Record<Phase, number>> = {};
+  capabilities: Capabilities | null = null;
+  greeting = '';
+  tls: PeerTls | null = null;
+  state: ClientState = 'new';
+  /** Whether any exchange of this session was pipelined. */
+  pipelined = false;
+  /** Whether QUIT has gone out (alone or in a pipeline): quit() then only closes. */
+  quitSent = false;
+  /** The phase in progress: where a failure happened. */
+  currentPhase: Phase = 'dns';
+  readonly #options: Pop3ClientOptions;
+  readonly #deadline: Deadline;
+  readonly #phaseLimit: number;
+  #conn: Pop3Connection | null = null;
+
+  constructor(options: Pop3ClientOptions) {
+    this.#options = options;
+    this.#deadline = new Deadline(options.timeoutMs);
+    this.#phaseLimit = options.phaseTimeoutMs ?? Number.POSITIVE_INFINITY;
+  }
+
+  #add(phase: Phase, startedAt: number, endedAt = performance.now()): void {
+    this.phases[phase] = (this.phases[phase] ?? 0) + (endedAt - startedAt) / 1000;
+  }
+
+  get #wire(): Pop3Connection {
+    if (!this.#conn || this.#conn.destroyed) {
+      throw new Pop3Error('closed', 'the connection is closed');
+    }
+    return this.#conn;
+  }
+
+  /** Resolves, connects, negotiates implicit TLS and reads the greeting. */
+  async open(): Promise<void> {
+    const { host, port } = this.#options;
+    this.currentPhase = 'dns';
+    let t = performance.now();
+    const { address } = await Pop3Connection.resolve(host, this.#deadline);
+    this.#add('dns', t);
+    this.currentPhase = 'connect';
+    t = performance.now();
+    this.#conn = await Pop3Connection.open(address, port, this.#deadline, this.#options.limits);
+    this.#add('connect', t);
+    if (this.#options.tls === 'implicit') {
+      this.currentPhase = 'tls';
+      t = performance.now();
+      this.tls = await this.#conn.upgrade(host, this.#options.tlsOptions, this.#phaseLimit);
+      this.#add('tls', t);
+    }
+    this.currentPhase = 'greeting';
+    t = performance.now();
+    const greeting = await this.#conn.read(false, 'the greeting', this.#phaseLimit);
+    this.#add('greeting', t, this.#conn.lastReplyAt);
+    this.greeting = greeting.status;
+    if (greeting.kind !== 'ok') {
+      throw new Pop3Error(
+        reasonForErr(greeting.text, 'greeting'),
+        `server refused the session: ${greeting.status}`,
+        {
+          response: greeting.status,
+        },
+      );
+    }
+    this.state = 'authorization';
+  }
+
+  /** The APOP timestamp of the greeting, if any (RFC 1939 §7). */
+  get apopTimestamp(): string | null {
+    return apopTimestamp(this.greeting.replace(/^\+OK\s*/i, ''));
+  }
+
+  get canPipeline(): boolean {
+    return (this.#options.pipelining ?? true) && (this.capabilities?.pipelining ?? false);
+  }
+
+  /** CAPA (RFC 2449 §5); a server without CAPA gets empty capabilities, not an error. */
+  async capa(): Promise<Capabilities> {
+    const [reply] = await this.exchange(
+      [{ line: 'CAPA', name: 'CAPA', multiline: true, phase: 'capa' }],
+      false,
+    );
+    this.capabilities = reply?.kind === 'ok' ? parseCapa(reply.lines ?? []) : emptyCapabilities();
+    return this.capabilities;
+  }
+
+  /** Uses capabilities known from an earlier session instead of asking (saves a round trip). */
+  assumeCapabilities(capabilities: Capabilities): void {
+    this.capabilities = capabilities;
+  }
+
+  /** STLS (RFC 2595 §4): only when CAPA lists it; the old CAPA is forgotten afterwards. */
+  async starttls(): Promise<void> {
+    if (!this.capabilities?.stls) {
+      throw new Pop3Error('tls', 'server does not offer STLS (tls: starttls needs it; RFC 2595)');
+    }
+    const [reply] = await this.exchange(
+      [{ line: 'STLS', name: 'STLS', multiline: false, phase: 'stls' }],
+      false,
+    );
+    if (reply?.kind !== 'ok') {
+      throw new Pop3Error('tls', `server refused STLS: ${reply?.status ?? ''}`, {
+        command: 'STLS',
+        response: reply?.status,
+      });
+    }
+    // Anything the server sent after +OK and before the handshake could be injected
+    // plaintext (the STARTTLS command-injection class of bugs): refuse it.
+    if (this.#wire.buffered > 0) {
+      throw new Pop3Error(
+        'protocol',
+        'server sent data after +OK to STLS before the TLS handshake',
+        { command: 'STLS' },
+      );
+    }
+    this.currentPhase = 'tls';
+    const t = performance.now();
+    this.tls = await this.#wire.upgrade(
+      this.#options.host,
+      this.#options.tlsOptions,
+      this.#phaseLimit,
+    );
+    this.#add('tls', t);
+    this.capabilities = null;
+  }
+
+  /**
+   * Sends commands and reads their replies in order. Pipelined (one write) when allowed
+   * and the server announced PIPELINING; otherwise one at a time, stopping at the first
+   * -ERR when `stopOnError` is set. Replies are returned as they came.
+   */
+  async exchange(commands: Command[], pipeline: boolean, stopOnError = false): Promise<Reply[]> {
+    const wire = this.#wire;
+    const replies: Reply[] = [];
+    if (pipeline && commands.length > 1) {
+      this.pipelined = true;
+      if (commands.some((c) => c.name === 'QUIT')) this.quitSent = true;
+      const sentAt = performance.now();
+      wire.write(commands.map((c) => c.line));
+      let previous = sentAt;
+      for (const command of commands) {
+        this.currentPhase = command.phase;
+        let reply: Reply;
+        try {
+          reply = await wire.read(
+            command.multiline,
+            `the reply to ${command.name}`,
+            this.#phaseLimit,
+          );
+        } catch (error) {
+          // A server may hang up after refusing a login instead of answering the rest:
+          // the -ERR already read is the real outcome.
+          if (stopOnError && replies.some((r) => r.kind !== 'ok')) return replies;
+          // As in quit(): a server that closes instead of answering QUIT has lost nothing;
+          // the replies before it stand (RFC 1939 §6, the session is over either way).
+          if (command.name === 'QUIT' && error instanceof Pop3Error && error.code === 'closed') {
+            return replies;
+          }
+          throw error;
+        }
+        this.#add(command.phase, previous, wire.lastReplyAt);
+        previous = wire.lastReplyAt;
+        replies.push(reply);
+      }
+      return replies;
+    }
+    for (const command of commands) {
+      this.currentPhase = command.phase;
+      const sentAt = performance.now();
+      if (command.name === 'QUIT') this.quitSent = true;
+      wire.write([command.line]);
+      const reply = await wire.read(
+        command.multiline,
+        `the reply to ${command.name}`,
+        this.#phaseLimit,
+      );
+      this.#add(command.phase, sentAt, wire.lastReplyAt);
+      replies.push(reply);
+      if (stopOnError && reply.kind !== 'ok') break;
+    }
+    return replies;
+  }
+
+  /**
+   * Logs in with the chosen method. `then` commands (the transaction) are sent in the
+   * same write as USER/PASS or AUTH PLAIN with an initial response when pipelining is
+   * possible; their replies are returned (empty when they were not sent).
+   */
+  async login(
+    method: AuthChoice,
+    username: string,
+    secret: Secret,
+    then: Command[] = [],
+  ): Promise<Reply[]> {
+    const pipeline = this.canPipeline;
+    switch (method) {
+      case 'user': {
+        const commands: Command[] = [
+          { line: `USER ${username}`, name: 'USER', multiline: false, phase: 'auth' },
+          { line: `PASS ${secret.reveal()}`, name: 'PASS', multiline: false, phase: 'auth' },
+        ];
+        const tail = pipeline ? then : [];
+        const replies = await this.exchange([...commands, ...tail], pipeline, true);
+        this.#checkAuth(replies[0], 'USER');
+        this.#checkAuth(replies[1], 'PASS');
+        this.state = 'transaction';
+        return replies.slice(2);
+      }
+      case 'apop': {
+        const timestamp = this.apopTimestamp;
+        if (!timestamp)
+          throw new Pop3Error(
+            'auth',
+            'auth: apop was asked for, but the greeting has no APOP timestamp',
+          );
+        const digest = apopDigest(timestamp, secret.reveal());
+        const [reply] = await this.exchange(
+          [{ line: `APOP ${username} ${digest}`, name: 'APOP', multiline: false, phase: 'auth' }],
+          false,
+        );
+        this.#checkAuth(reply, 'APOP');
+        this.state = 'transaction';
+        return [];
+      }
+      case 'plain': {
+        const response = saslPlain(username, secret.reveal());
+        if (fitsInitialResponse('PLAIN', response)) {
+          const tail = pipeline ? then : [];
+          const commands: Command[] = [
+            {
+              line: `AUTH PLAIN ${encodeInitialResponse(response)}`,
+              name: 'AUTH PLAIN',
+              multiline: false,
+              phase: 'auth',
+            },
+            ...tail,
+          ];
+          const replies = await this.exchange(commands, pipeline, true);
+          this.#checkAuth(replies[0], 'AUTH PLAIN');
+          this.state = 'transaction';
+          return replies.slice(1);
+        }
+        await this.#sasl('PLAIN', [response]);
+        return [];
+      }
+      case 'login': {
+        await this.#sasl('LOGIN', saslLoginResponses(username, secret.reveal()));
+        return [];
+      }
+      case 'xoauth2': {
+        const response = xoauth2(username, secret.reveal());
+        if (fitsInitialResponse('XOAUTH2', response)) {
+          const [reply] = await this.exchange(
+            [
+              {
+                line: `AUTH XOAUTH2 ${response}`,
+                name: 'AUTH XOAUTH2',
+                multiline: false,
+                phase: 'auth',
+              },
+            ],
+            false,
+          );
+          await this.#finishSasl('XOAUTH2', reply);
+        } else {
+          // Two-line form (what Outlook expects): AUTH XOAUTH2, "+", then the response.
+          await this.#sasl('XOAUTH2', [response]);
+        }
+        return [];
+      }
+    }
+  }
+
+  /** A SASL exchange answering each "+" challenge in turn (RFC 5034 §4). */
+  async #sasl(mechanism: string, responses: string[]): Promise<void> {
+    const name = `AUTH ${mechanism}`;
+    let [reply] = await this.exchange(
+      [{ line: name, name, multiline: false, phase: 'auth' }],
+      false,
+    );
+    for (const response of responses) {
+      if (reply?.kind !== 'continue') break;
+      decodeChallenge(reply.text);
+      [reply] = await this.exchange(
+        [{ line: response, name, multiline: false, phase: 'auth' }],
+        false,
+      );
+    }
+    await this.#finishSasl(mechanism, reply);
+  }
+
+  async #finishSasl(mechanism: string, reply: Reply | undefined): Promise<void> {
+    const name = `AUTH ${mechanism}`;
+    if (reply?.kind === 'continue') {
+      // XOAUTH2 failures arrive as a "+" carrying a JSON error; an empty line ends the
+      // exchange and the server answers -ERR. Any other unexpected challenge: cancel.
+      const answer = mechanism === 'XOAUTH2' ? '' : '*';
+      [reply] = await this.exchange(
+        [{ line: answer, name, multiline: false, phase: 'auth' }],
+        false,
+      );
+    }
+    this.#checkAuth(reply, name);
+    this.state = 'transaction';
+  }
+
+  #checkAuth(reply: Reply | undefined, command: string): void {
+    if (!reply) {
+      this.currentPhase = 'auth';
+      throw new Pop3Error('protocol', `no reply to ${command}`, { command });
+    }
+    if (reply.kind === 'ok') return;
+    this.currentPhase = 'auth';
+    if (reply.kind === 'continue') {
+      // A "+" where the final answer is due (after every response, or after "*", which
+      // RFC 5034 §4 says the server must answer with -ERR) refuses no credentials: the
+      // server broke the exchange, so it is not counted as a login failure.
+      throw new Pop3Error('protocol', `unexpected SASL challenge in reply to ${command}`, {
+        command,
+        response: reply.status,
+      });
+    }
+    const reason = reasonForErr(reply.text, 'auth');
+    throw new Pop3Error(reason, `login refused at ${command}: ${reply.status}`, {
+      command,
+      response: reply.status,
+    });
+  }
+
+  /**
+   * QUIT (RFC 1939 §6): ends the session; in TRANSACTION the server enters UPDATE, which
+   * deletes nothing since the monitor never sends DELE. A server that closes instead of
+   * answering is tolerated.
+   */
+  async quit(): Promise<Reply | null> {
+    if (!this.#conn || this.#conn.destroyed) return null;
+    if (this.quitSent) {
+      this.close();
+      return null;
+    }
+    try {
+      const [reply] = await this.exchange(
+        [{ line: 'QUIT', name: 'QUIT', multiline: false, phase: 'quit' }],
+        false,
+      );
+      return reply ?? null;
+    } catch (error) {
+      if (error instanceof Pop3Error && error.code === 'closed') return null;
+      throw error;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Records that a QUIT reply (read as part of a pipeline) ended the session. */
+  markQuit(): void {
+    this.close();
+  }
+
+  close(): void {
+    this.state = 'closed';
+    this.#conn?.destroy();
+  }
+
+  /** ms left of the whole deadline. */
+  remainingMs(): number {
+    return this.#deadline.remaining();
+  }
+}

@@ -1,0 +1,36 @@
+import type { ProbeResult } from './result.js';
+
+function ms(seconds: number | undefined): string {
+  if (seconds === undefined) return '-';
+  return seconds >= 1 ? `${seconds.toFixed(2)}s` : `${(seconds * 1000).toFixed(1)}ms`;
+}
+
+export function formatAge(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`;
+  return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h`;
+}
+
+/** One human-readable line per probe, for `probe` without --json. */
+export function formatProbeLine(result: ProbeResult, nameWidth: number, nowMs: number): string {
+  const name = result.mailbox.padEnd(nameWidth);
+  const phases = Object.entries(result.phases)
+    .filter(([phase]) => phase !== 'total')
+    .map(([phase, s]) => `${phase} ${ms(s)}`)
+    .join(', ');
+  const timing = `total ${ms(result.phases.total)} (${phases})`;
+  if (!result.success) {
+    const err = result.error;
+    return `${name}  FAIL  ${err?.code ?? 'unknown'} in ${err?.phase ?? '?'}: ${err?.message ?? ''}  ${timing}`;
+  }
+  let oldest = '';
+  if (result.oldest_message_timestamp !== null) {
+    const iso = new Date(result.oldest_message_timestamp * 1000)
+      .toISOString()
+      .replace('.000Z', 'Z');
+    oldest = `, oldest ${iso} (${formatAge(Math.max(0, nowMs / 1000 - result.oldest_message_timestamp))} ago)`;
+  }
+  const tls = result.tls ? `, ${result.tls.protocol ?? 'TLS'}` : '';
+  return `${name}  OK    ${result.messages} messages, ${result.size_bytes} bytes${oldest}${tls}  ${timing}`;
+}

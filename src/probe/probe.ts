@@ -1,0 +1,283 @@
+import { performance } from 'node:perf_hooks';
+import type { MailboxConfig } from '../config/schema.js';
+import { chooseAuth } from '../pop3/auth.js';
+import { type Command, Pop3Client } from '../pop3/client.js';
+import { Pop3Error } from '../pop3/errors.js';
+import type { Reply } from '../pop3/framing.js';
+import {
+  type Capabilities,
+  messageTimestamp,
+  parseHeaderBlock,
+  parseResponseCode,
+  parseStat,
+  parseUidlLines,
+  reasonForErr,
+} from '../pop3/responses.js';
+import { CapabilityCache } from './capability-cache.js';
+import { redactSecrets } from './redact.js';
+import type { Phase, ProbeError, ProbeResult } from './result.js';
+
+export interface ProbeDeps {
+  /** Wall clock, ms since the epoch (for started_at). */
+  now?: () => number;
+  /** TLS session tickets per server, to resume instead of a full handshake. */
+  tlsSessions?: Map<string, Buffer>;
+  /** Capabilities remembered between probes, to skip CAPA. */
+  capabilityCache?: CapabilityCache;
+}
+
+interface Transaction {
+  count: number;
+  octets: number;
+  uidlCount: number | null;
+  oldest: number | null;
+}
+
+/**
+ * A multi-line reply (UIDL, TOP) longer than this ends the probe as `protocol`. The framer
+ * keeps each line of a reply as a string, several times its octets for short lines, so its
+ * 64 MiB default would let one endless UIDL take hundreds of MB before failing. 16 MiB
+ * still holds the UIDL listing of 200,000 messages with 70-octet ids (RFC 1939 §7's
+ * maximum).
+ */
+const PROBE_LIMITS = { maxBlockBytes: 16 * 1024 * 1024 };
+
+function command(line: string, phase: Phase, multiline = false): Command {
+  return { line, name: line.split(' ')[0] as string, multiline, phase };
+}
+
+/** STAT, NOOP, UIDL, TOP 1 n, QUIT: what a probe asks once logged in. Never RETR/DELE/RSET. */
+function transactionCommands(
+  mailbox: MailboxConfig,
+  caps: Capabilities,
+  withTop: boolean,
+): Command[] {
+  const commands = [command('STAT', 'stat'), command('NOOP', 'noop')];
+  // Without CAPA (empty capabilities) we still try UIDL and TOP: RFC 1939 servers have them.
+  const unknown = caps.names.length === 0;
+  if (caps.uidl || unknown) commands.push(command('UIDL', 'uidl', true));
+  if (withTop && (caps.top || unknown))
+    commands.push(command(`TOP 1 ${mailbox.top_lines}`, 'top', true));
+  return commands;
+}
+
+/** An -ERR with a response code ends the probe; a plain -ERR to an optional command does not. */
+function fatalErr(reply: Reply, name: string, optional: boolean): Pop3Error | null {
+  if (reply.kind === 'ok') return null;
+  const { code } = parseResponseCode(reply.text);
+  if (optional && code === null) return null;
+  return new Pop3Error(reasonForErr(reply.text, 'command'), `${name} failed: ${reply.status}`, {
+    command: name,
+    response: reply.status,
+  });
+}
+
+/**
+ * Reads the replies of a transaction. Replies are read before they are interpreted, so the
+ * client's current phase is set to each command's own: a malformed STAT fails in `stat`.
+ */
+function interpret(
+  client: Pop3Client,
+  commands: Command[],
+  replies: Reply[],
+  known: Partial<Transaction>,
+): Transaction {
+  const tx: Transaction = { count: 0, octets: 0, uidlCount: null, oldest: null, ...known };
+  commands.forEach((cmd, i) => {
+    client.currentPhase = cmd.phase;
+    const reply = replies[i];
+    if (!reply) {
+      if (cmd.name === 'QUIT') return;
+      throw new Pop3Error('closed', `server closed the connection before answering ${cmd.name}`, {
+        command: cmd.name,
+      });
+    }
+    switch (cmd.name) {
+      case 'STAT': {
+        const err = fatalErr(reply, 'STAT', false);
+        if (err) throw err;
+        const stat = parseStat(reply.text);
+        tx.count = stat.count;
+        tx.octets = stat.octets;
+        break;
+      }
+      case 'NOOP': {
+        const err = fatalErr(reply, 'NOOP', false);
+        if (err) throw err;
+        break;
+      }
+      case 'UIDL': {
+        const err = fatalErr(reply, 'UIDL', true);
+        if (err) throw err;
+        if (reply.kind === 'ok') tx.uidlCount = parseUidlLines(reply.lines ?? []).length;
+        break;
+      }
+      case 'TOP': {
+        // Pipelined TOP goes out before STAT's answer: on an empty maildrop its -ERR is expected.
+        if (tx.count === 0) break;
+        const err = fatalErr(reply, 'TOP', true);
+        if (err) throw err;
+        if (reply.kind === 'ok') tx.oldest = messageTimestamp(parseHeaderBlock(reply.lines ?? []));
+        break;
+      }
+    }
+  });
+  return tx;
+}
+
+async function runTransaction(
+  client: Pop3Client,
+  mailbox: MailboxConfig,
+  caps: Capabilities,
+  sent: Command[],
+  early: Reply[],
+): Promise<Transaction> {
+  if (early.length > 0) {
+    const tx = interpret(client, sent, early, {});
+    if (sent.at(-1)?.name === 'QUIT') client.markQuit();
+    else await client.quit();
+    return tx;
+  }
+  if (client.canPipeline) {
+    const commands = [...transactionCommands(mailbox, caps, true), command('QUIT', 'quit')];
+    const replies = await client.exchange(commands, true);
+    client.markQuit();
+    return interpret(client, commands, replies, {});
+  }
+  // One command at a time: TOP only when STAT found a message.
+  const head = transactionCommands(mailbox, caps, false);
+  let tx = interpret(client, head, await client.exchange(head, false), {});
+  if (tx.count > 0) {
+    const top = transactionCommands(mailbox, caps, true).filter((c) => c.name === 'TOP');
+    tx = interpret(client, top, await client.exchange(top, false), tx);
+  }
+  await client.quit();
+  return tx;
+}
+
+function toProbeError(error: unknown, phase: Phase): ProbeError {
+  if (error instanceof Pop3Error) {
+    return {
+      code: error.code,
+      message: error.message,
+      response: error.response ?? null,
+      command: error.command ?? null,
+      phase,
+    };
+  }
+  // A bug of ours, not the server's: still a classified result, never a throw.
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    code: 'protocol',
+    message: `internal error: ${message}`,
+    response: null,
+    command: null,
+    phase,
+  };
+}
+
+/**
+ * Probes one mailbox: connect, TLS, greeting, CAPA, (STLS, CAPA), login, STAT, NOOP,
+ * UIDL, TOP 1 n, QUIT. Never throws: every failure is a result with a classified reason.
+ */
+export async function probeMailbox(
+  mailbox: MailboxConfig,
+  deps: ProbeDeps = {},
+): Promise<ProbeResult> {
+  const startedAt = (deps.now ?? Date.now)();
+  const t0 = performance.now();
+  const sessionKey = `${mailbox.host}:${mailbox.port}`;
+  const cacheKey = CapabilityCache.key(mailbox.host, mailbox.port, mailbox.tls);
+  let capsLearned: { before: Capabilities; after: Capabilities | null } | null = null;
+  const client = new Pop3Client({
+    host: mailbox.host,
+    port: mailbox.port,
+    tls: mailbox.tls,
+    timeoutMs: mailbox.timeout,
+    pipelining: mailbox.pipelining,
+    limits: PROBE_LIMITS,
+    tlsOptions: {
+      servername: mailbox.tls_servername,
+      ca: mailbox.tls_ca,
+      insecure: mailbox.tls_insecure,
+      session: deps.tlsSessions?.get(sessionKey),
+      onSession: deps.tlsSessions ? (s) => deps.tlsSessions?.set(sessionKey, s) : undefined,
+    },
+  });
+  const result: ProbeResult = {
+    mailbox: mailbox.name,
+    success: false,
+    messages: null,
+    size_bytes: null,
+    phases: client.phases,
+    capabilities: [],
+    error: null,
+    started_at: startedAt / 1000,
+    uidl_count: null,
+    oldest_message_timestamp: null,
+    tls: null,
+    auth_method: null,
+    login_delay_seconds: null,
+    pipelined: false,
+  };
+  try {
+    await client.open();
+    // Known capabilities save the CAPA round trip(s) (docs/PHASES.md).
+    const cached = deps.capabilityCache?.get(cacheKey);
+    if (cached) client.assumeCapabilities(cached.before);
+    const before = cached ? cached.before : await client.capa();
+    let caps = before;
+    if (mailbox.tls === 'starttls') {
+      await client.starttls();
+      if (cached?.after) client.assumeCapabilities(cached.after);
+      caps = cached?.after ?? (await client.capa());
+    }
+    capsLearned = { before, after: mailbox.tls === 'starttls' ? caps : null };
+    result.capabilities = caps.lines;
+    result.login_delay_seconds = caps.loginDelaySeconds;
+    const method = chooseAuth(mailbox.auth, caps, client.apopTimestamp !== null);
+    if (method === null) {
+      throw new Pop3Error(
+        'protocol',
+        `auth: ${mailbox.auth} is not possible with this server (APOP needs a timestamp in the greeting)`,
+      );
+    }
+    result.auth_method = method;
+    if (!mailbox.password) throw new Pop3Error('auth', 'no password configured');
+    const sent = [...transactionCommands(mailbox, caps, true), command('QUIT', 'quit')];
+    const early = await client.login(method, mailbox.username, mailbox.password, sent);
+    const tx = await runTransaction(client, mailbox, caps, sent, early);
+    result.messages = tx.count;
+    result.size_bytes = tx.octets;
+    result.uidl_count = tx.uidlCount;
+    result.oldest_message_timestamp = tx.oldest;
+    result.success = true;
+    if (capsLearned) deps.capabilityCache?.set(cacheKey, capsLearned.before, capsLearned.after);
+  } catch (error) {
+    result.error = toProbeError(error, client.currentPhase);
+    // The read-only promise (INTERFACE.md): a session that logged in ends with QUIT, also
+    // when the probe failed after the login (a malformed STAT, [SYS/TEMP] to UIDL). A dead
+    // connection makes this a no-op; the reads stay bounded by the deadline.
+    if (client.state === 'transaction') await client.quit().catch(() => null);
+    // Stale capabilities could be the cause: learn them again next time.
+    deps.capabilityCache?.delete(cacheKey);
+  } finally {
+    client.close();
+  }
+  result.phases.total = (performance.now() - t0) / 1000;
+  result.pipelined = client.pipelined;
+  if (client.tls) {
+    result.tls = {
+      protocol: client.tls.protocol,
+      cipher: client.tls.cipher,
+      cert_expiry_timestamp:
+        client.tls.certNotAfterMs === null ? null : Math.floor(client.tls.certNotAfterMs / 1000),
+      cert_subject: client.tls.certSubject,
+      cert_issuer: client.tls.certIssuer,
+      resumed: client.tls.resumed,
+    };
+  }
+  if (result.capabilities.length === 0 && client.capabilities)
+    result.capabilities = client.capabilities.lines;
+  return redactSecrets(result, mailbox.password);
+}

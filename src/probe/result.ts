@@ -1,0 +1,74 @@
+import type { Reason } from '../pop3/errors.js';
+
+/**
+ * Phases of a probe, in order. With pipelining several commands leave together; each
+ * phase then ends when its own reply arrives (see docs/PHASES.md).
+ */
+export const PHASES = [
+  'dns',
+  'connect',
+  'tls',
+  'greeting',
+  'capa',
+  'stls',
+  'auth',
+  'stat',
+  'noop',
+  'uidl',
+  'top',
+  'quit',
+  'total',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface ProbeError {
+  code: Reason;
+  /** Human-readable; never contains a password or token. */
+  message: string;
+  /** The server's status line that caused it, if any. */
+  response: string | null;
+  /** The command whose reply failed (no arguments), if any. */
+  command: string | null;
+  /** The phase in which it failed. */
+  phase: Phase;
+}
+
+export interface TlsInfo {
+  protocol: string | null;
+  cipher: string | null;
+  /** Peer certificate notAfter, seconds since the epoch. */
+  cert_expiry_timestamp: number | null;
+  cert_subject: string | null;
+  cert_issuer: string | null;
+  /** True when the session was resumed from a ticket. */
+  resumed: boolean;
+}
+
+/** The outcome of one probe (`probe --json` prints an array of these). */
+export interface ProbeResult {
+  mailbox: string;
+  success: boolean;
+  /** STAT count. */
+  messages: number | null;
+  /** STAT octets. */
+  size_bytes: number | null;
+  /** Seconds per phase; a phase that did not happen is absent. */
+  phases: Partial<Record<Phase, number>>;
+  /** CAPA as announced (after STLS, the second CAPA). */
+  capabilities: string[];
+  error: ProbeError | null;
+  /** When the probe started, seconds since the epoch. */
+  started_at: number;
+  /** Number of UIDL entries (equals messages on a sane server). */
+  uidl_count: number | null;
+  /** Date: (or newest Received:) of message 1, seconds since the epoch. */
+  oldest_message_timestamp: number | null;
+  /** TLS details when TLS was used. */
+  tls: TlsInfo | null;
+  /** The SASL mechanism or USER/APOP used. */
+  auth_method: string | null;
+  /** CAPA LOGIN-DELAY, seconds, when announced. */
+  login_delay_seconds: number | null;
+  /** True when commands were pipelined. */
+  pipelined: boolean;
+}

@@ -1,0 +1,139 @@
+/**
+ * Where the real test servers started by test/servers/start.sh live. Every integration
+ * test imports its hosts, ports, users and paths from here; start.sh (via lib.sh) uses the
+ * same values, so change both together.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The runtime dir: configs, certificates, mail, queues and logs of the test servers. */
+export const SERVERS_DIR: string = process.env.POP3_TEST_SERVERS_DIR ?? '/tmp/pop3-monitor-servers';
+
+export const DOVECOT = {
+  host: '127.0.0.1',
+  /** Plain POP3; STLS offered (RFC 2595). */
+  plainPort: 10110,
+  /** Implicit TLS (RFC 8314). */
+  tlsPort: 10995,
+  /** The test CA that signed the server certificate (CN=localhost, SAN DNS:localhost, IP:127.0.0.1). */
+  caFile: join(SERVERS_DIR, 'tls', 'ca.pem'),
+  /** An unrelated CA that signed nothing: verification against it must fail. */
+  otherCaFile: join(SERVERS_DIR, 'tls', 'other-ca.pem'),
+  logFile: join(SERVERS_DIR, 'logs', 'dovecot.log'),
+} as const;
+
+export const SMTP = {
+  host: '127.0.0.1',
+  /** Plain SMTP, no auth, no STARTTLS; accepts only known recipients of `domain`. */
+  port: 10025,
+  /** STARTTLS required, then SMTP AUTH (PLAIN, LOGIN) with user/password below. */
+  submissionPort: 10587,
+  user: 'monitor',
+  password: 'monitor-pass-1',
+  domain: 'test.local',
+  logFile: join(SERVERS_DIR, 'logs', 'postfix.log'),
+} as const;
+
+export type TestUser = 'alice' | 'empty' | 'alerts' | 'ops' | 'locked' | 'many';
+
+function credentials(user: TestUser): { user: string; password: string } {
+  return { user, password: `${user}-pass-1` };
+}
+
+/**
+ * POP3 accounts. alice: the 3 fixture messages; empty: none; alerts/ops: where Postfix
+ * delivers alerts@test.local / ops@test.local (empty at start); locked: 1 message and
+ * pop3_lock_session, so a second concurrent session gets -ERR [IN-USE] (after Dovecot's
+ * fixed 10 s lock wait); many: MANY_COUNT messages.
+ */
+export const USERS: Record<TestUser, { user: string; password: string }> = {
+  alice: credentials('alice'),
+  empty: credentials('empty'),
+  alerts: credentials('alerts'),
+  ops: credentials('ops'),
+  locked: credentials('locked'),
+  many: credentials('many'),
+};
+
+/** Messages in the `many` mailbox; message n has `Subject: Message n of 500`. */
+export const MANY_COUNT = 500;
+
+const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/mail/', import.meta.url));
+
+/** The Maildir of a test user, as Dovecot and Postfix see it. */
+export function maildirPath(user: string): string {
+  return join(SERVERS_DIR, 'mail', user, 'Maildir');
+}
+
+/** Seconds since the epoch of a message's Date: header (RFC 5322 section 3.6.1). */
+function dateHeaderSeconds(message: string, file: string): number {
+  const headers = message.split('\r\n\r\n', 1)[0] ?? '';
+  // Unfold (RFC 5322 section 2.2.3) before looking for the field.
+  const unfolded = headers.replace(/\r\n[ \t]+/g, ' ');
+  const line = unfolded.split('\r\n').find((l) => /^date:/i.test(l));
+  const millis = line === undefined ? Number.NaN : Date.parse(line.slice(5).trim());
+  if (Number.isNaN(millis)) throw new Error(`${file}: no parsable Date: header`);
+  return millis / 1000;
+}
+
+/**
+ * What Dovecot reports for alice, computed from test/fixtures/mail/alice/: the files use
+ * CRLF line ends, so each message's POP3 size (RFC 1939 counts octets with CRLF) equals
+ * its file size. Ordered as Dovecot numbers them: oldest Date: first.
+ */
+export function aliceExpected(): {
+  count: number;
+  octets: number;
+  sizes: number[];
+  dates: number[];
+} {
+  const dir = join(FIXTURES_DIR, 'alice');
+  const messages = readdirSync(dir)
+    .filter((name) => name.endsWith('.eml'))
+    .map((name) => {
+      const bytes = readFileSync(join(dir, name));
+      return { size: bytes.length, date: dateHeaderSeconds(bytes.toString('latin1'), name) };
+    })
+    .sort((a, b) => a.date - b.date);
+  return {
+    count: messages.length,
+    octets: messages.reduce((sum, m) => sum + m.size, 0),
+    sizes: messages.map((m) => m.size),
+    dates: messages.map((m) => m.date),
+  };
+}
+
+const MAILDIR_SUBDIRS = ['cur', 'new', 'tmp'] as const;
+
+/**
+ * Relative path under the user's Maildir (`cur/NAME`, `new/NAME`, `tmp/NAME`) → sha256 of
+ * the file's content. File names carry the maildir flags (`:2,S` after a RETR), so any
+ * flag change, move from new/ to cur/, expunge or rewrite shows. Dovecot's own index and
+ * uidlist files are left out: they change on every login.
+ */
+export function maildirSnapshot(user: string): Map<string, string> {
+  const root = maildirPath(user);
+  const entries: [string, string][] = [];
+  for (const sub of MAILDIR_SUBDIRS) {
+    for (const name of readdirSync(join(root, sub))) {
+      const digest = createHash('sha256')
+        .update(readFileSync(join(root, sub, name)))
+        .digest('hex');
+      entries.push([`${sub}/${name}`, digest]);
+    }
+  }
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return new Map(entries);
+}
+
+/** Deletes every message in new/ and cur/ (for the alerts/ops mailboxes between tests). */
+export function clearMaildir(user: string): void {
+  const root = maildirPath(user);
+  for (const sub of ['new', 'cur']) {
+    for (const name of readdirSync(join(root, sub))) {
+      rmSync(join(root, sub, name), { force: true });
+    }
+  }
+}

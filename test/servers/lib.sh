@@ -1,0 +1,160 @@
+# Shared by start.sh, stop.sh and postfix.sh (sourced, not run). Names every path and
+# port of the loopback test servers; test/servers/env.ts mirrors these values.
+
+RUNTIME="${POP3_TEST_SERVERS_DIR:-/tmp/pop3-monitor-servers}"
+SERVERS_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SERVERS_SRC/../.." && pwd)"
+
+HOST=127.0.0.1
+POP3_PORT=10110
+POP3S_PORT=10995
+SMTP_PORT=10025
+SUBMISSION_PORT=10587
+
+MAIL_OWNER=pop3test
+MARKER=".pop3-monitor-test-servers"
+
+DOVECOT_DIR="$RUNTIME/dovecot"
+DOVECOT_CONF="$DOVECOT_DIR/dovecot.conf"
+DOVECOT_BASE="$DOVECOT_DIR/run"
+DOVECOT_PID="$DOVECOT_BASE/master.pid"
+DOVECOT_LOG="$RUNTIME/logs/dovecot.log"
+
+POSTFIX_DIR="$RUNTIME/postfix"
+POSTFIX_CONF="$POSTFIX_DIR/etc"
+POSTFIX_QUEUE="$POSTFIX_DIR/spool"
+POSTFIX_DATA="$POSTFIX_DIR/data"
+POSTFIX_PID="$POSTFIX_QUEUE/pid/master.pid"
+POSTFIX_LOG="$RUNTIME/logs/postfix.log"
+
+die() {
+  echo "test servers: $*" >&2
+  exit 1
+}
+
+# The runtime dir is deleted wholesale by start.sh; refuse anything that does not look
+# like ours so a mistyped POP3_TEST_SERVERS_DIR cannot wipe someone's files.
+check_runtime_path() {
+  case "$RUNTIME" in
+    /*) ;;
+    *) die "POP3_TEST_SERVERS_DIR must be an absolute path (got '$RUNTIME')" ;;
+  esac
+  local depth
+  depth="$(tr -cd '/' <<<"${RUNTIME%/}" | wc -c)"
+  [ "$depth" -ge 2 ] || die "refusing to use '$RUNTIME' as the runtime dir: too close to /"
+  if [ -d "$RUNTIME" ] && [ ! -e "$RUNTIME/$MARKER" ] && [ -n "$(ls -A "$RUNTIME")" ]; then
+    die "'$RUNTIME' exists, is not empty and was not made by start.sh: refusing to touch it"
+  fi
+}
+
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (Dovecot and Postfix switch users; CI runs as root)"
+}
+
+# pid_alive PIDFILE COMM: true when the pid file names a live process of that name, so a
+# stale pid file whose number was reused by another process is never signalled.
+pid_alive() {
+  local file="$1" comm="$2" pid
+  [ -f "$file" ] || return 1
+  pid="$(awk 'NR == 1 { print $1 }' "$file" 2>/dev/null)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
+  # A killed daemon stays a zombie until its parent (often pid 1) reaps it: that is gone.
+  local stat
+  stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [ "${stat:0:1}" != Z ]
+}
+
+# stop_by_pidfile NAME PIDFILE COMM: SIGTERM, wait up to 10 s, then SIGKILL the group.
+stop_by_pidfile() {
+  local name="$1" file="$2" comm="$3" pid i
+  if ! pid_alive "$file" "$comm"; then
+    return 1
+  fi
+  pid="$(awk 'NR == 1 { print $1 }' "$file")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 200; i++)); do
+    pid_alive "$file" "$comm" || return 0
+    sleep 0.05
+  done
+  echo "$name: master $pid ignored SIGTERM for 10 s, sending SIGKILL" >&2
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  return 0
+}
+
+# port_open PORT: a TCP connect to 127.0.0.1:PORT succeeds.
+port_open() {
+  (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+# banner PORT: the first line the server sends, or nothing within 3 s.
+banner() {
+  timeout 3 bash -c "exec 3<>/dev/tcp/$HOST/$1 && head -n 1 <&3" 2>/dev/null | tr -d '\r'
+}
+
+# wait_banner NAME PORT PREFIX LOG: waits (bounded, 20 s) for a greeting starting with
+# PREFIX; on failure names the server and shows the tail of its log.
+wait_banner() {
+  local name="$1" port="$2" prefix="$3" log="$4" i line=""
+  for ((i = 0; i < 200; i++)); do
+    if port_open "$port"; then
+      [ -z "$prefix" ] && return 0
+      line="$(banner "$port")"
+      [[ "$line" == "$prefix"* ]] && return 0
+    fi
+    sleep 0.1
+  done
+  echo "test servers: $name did not answer on $HOST:$port within 20 s (last greeting: '${line}')" >&2
+  echo "--- last lines of $log ---" >&2
+  tail -n 30 "$log" >&2 2>/dev/null || echo "(no log file)" >&2
+  exit 1
+}
+
+# wait_closed NAME PORT: after a stop, the port must stop accepting (bounded, 10 s).
+wait_closed() {
+  local name="$1" port="$2" i
+  for ((i = 0; i < 200; i++)); do
+    port_open "$port" || return 0
+    sleep 0.05
+  done
+  die "$name: something still listens on $HOST:$port after stopping"
+}
+
+postfix_running() {
+  pid_alive "$POSTFIX_PID" master
+}
+
+dovecot_running() {
+  pid_alive "$DOVECOT_PID" dovecot
+}
+
+postfix_stop() {
+  if stop_by_pidfile postfix "$POSTFIX_PID" master; then
+    wait_closed postfix "$SMTP_PORT"
+    wait_closed postfix "$SUBMISSION_PORT"
+    echo "postfix: stopped"
+  else
+    echo "postfix: not running"
+  fi
+}
+
+postfix_start() {
+  [ -f "$POSTFIX_CONF/main.cf" ] || die "postfix: no config in $POSTFIX_CONF: run test/servers/start.sh first"
+  if postfix_running; then
+    echo "postfix: already running (pid $(awk 'NR == 1 { print $1 }' "$POSTFIX_PID"))"
+    return 0
+  fi
+  # The queue was checked by the first start; quick-start skips postfix-script's
+  # integrity scan (a find over the queue) so a restart after an outage is fast.
+  [ "${1:-}" = quick ] && touch "$POSTFIX_QUEUE/quick-start"
+  if ! postfix -c "$POSTFIX_CONF" start >>"$POSTFIX_DIR/start.out" 2>&1 9>&-; then
+    echo "--- postfix start output ---" >&2
+    tail -n 20 "$POSTFIX_DIR/start.out" >&2
+    tail -n 20 "$POSTFIX_LOG" >&2 2>/dev/null || true
+    die "postfix failed to start"
+  fi
+  wait_banner "postfix smtp" "$SMTP_PORT" 220 "$POSTFIX_LOG"
+  wait_banner "postfix submission" "$SUBMISSION_PORT" 220 "$POSTFIX_LOG"
+  echo "postfix: smtp $HOST:$SMTP_PORT, submission (STARTTLS, AUTH) $HOST:$SUBMISSION_PORT, log $POSTFIX_LOG"
+}
