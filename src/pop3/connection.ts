@@ -2,7 +2,9 @@ import { promises as dns } from 'node:dns';
 import { isIP, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
+  createSecureContext,
   rootCertificates,
+  type SecureContext,
   type SecureContextOptions,
   type TLSSocket,
   connect as tlsConnect,
@@ -31,6 +33,27 @@ export interface PeerTls {
   certSubject: string | null;
   certIssuer: string | null;
   resumed: boolean;
+}
+
+/**
+ * Secure contexts by extra CA. Building one parses Node's whole root store plus the CA
+ * (tens of ms of CPU), so it is done once per distinct CA, not once per handshake.
+ */
+const contexts = new Map<string, SecureContext>();
+const MAX_CONTEXTS = 256;
+
+function secureContextFor(ca: string | undefined): SecureContext {
+  const key = ca ?? '';
+  let context = contexts.get(key);
+  if (!context) {
+    context = createSecureContext({
+      minVersion: 'TLSv1.2',
+      ca: ca ? [...rootCertificates, ca] : undefined,
+    });
+    if (contexts.size >= MAX_CONTEXTS) contexts.clear();
+    contexts.set(key, context);
+  }
+  return context;
 }
 
 /**
@@ -331,7 +354,7 @@ export class Pop3Connection {
       servername: isIP(servername) ? undefined : servername,
       rejectUnauthorized: !options.insecure,
       minVersion: 'TLSv1.2',
-      ca: options.ca ? [...rootCertificates, options.ca] : undefined,
+      secureContext: secureContextFor(options.ca),
       session: options.session,
     };
     return new Promise<PeerTls>((resolve, reject) => {
