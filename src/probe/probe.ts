@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { MailboxConfig } from '../config/schema.js';
 import { chooseAuth } from '../pop3/auth.js';
@@ -177,6 +178,18 @@ function toProbeError(error: unknown, phase: Phase): ProbeError {
 }
 
 /**
+ * TLS sessions are only resumed under the same trust settings they were made with: a
+ * session from a `tls_insecure` mailbox must never stand in for a verified handshake.
+ */
+function tlsSessionKey(mailbox: MailboxConfig): string {
+  const ca = mailbox.tls_ca
+    ? createHash('sha256').update(mailbox.tls_ca).digest('hex').slice(0, 16)
+    : '-';
+  const name = mailbox.tls_servername ?? mailbox.host;
+  return `${mailbox.host}:${mailbox.port}/${mailbox.tls}/${name}/${ca}/${mailbox.tls_insecure ? 'insecure' : 'verified'}`;
+}
+
+/**
  * Probes one mailbox: connect, TLS, greeting, CAPA, (STLS, CAPA), login, STAT, NOOP,
  * UIDL, TOP 1 n, QUIT. Never throws: every failure is a result with a classified reason.
  */
@@ -186,7 +199,7 @@ export async function probeMailbox(
 ): Promise<ProbeResult> {
   const startedAt = (deps.now ?? Date.now)();
   const t0 = performance.now();
-  const sessionKey = `${mailbox.host}:${mailbox.port}`;
+  const sessionKey = tlsSessionKey(mailbox);
   const cacheKey = CapabilityCache.key(mailbox.host, mailbox.port, mailbox.tls);
   let capsLearned: { before: Capabilities; after: Capabilities | null } | null = null;
   const client = new Pop3Client({
