@@ -213,7 +213,10 @@ export class Pop3Client {
           }
           throw error;
         }
-        this.#add(command.phase, previous, wire.lastReplyAt);
+        // After a refused login the pipelined STAT..TOP are only drained (the server refuses
+        // them too): timing them would feed those phases' histograms with non-transactions.
+        const refused = stopOnError && replies.some((r) => r.kind !== 'ok');
+        if (!refused) this.#add(command.phase, previous, wire.lastReplyAt);
         previous = wire.lastReplyAt;
         replies.push(reply);
       }

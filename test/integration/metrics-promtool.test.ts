@@ -2,34 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { it } from 'node:test';
-import type { MailboxConfig } from '../../src/config/schema.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { ProbeResult } from '../../src/probe/result.js';
+import { exampleMailboxConfig } from '../fixtures/mailbox-config.js';
 
 const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
-
-function mailbox(name: string, overrides: Partial<MailboxConfig>): MailboxConfig {
-  return {
-    name,
-    host: 'pop.example.com',
-    port: 995,
-    username: `${name}@example.com`,
-    password: undefined,
-    schedule: '*/60 * * * * *',
-    timeout: 10_000,
-    tls: 'implicit',
-    tls_ca: undefined,
-    tls_ca_file: undefined,
-    tls_insecure: false,
-    tls_servername: undefined,
-    auth: 'auto',
-    top_lines: 0,
-    pipelining: true,
-    auth_failure_backoff: 900_000,
-    labels: {},
-    ...overrides,
-  };
-}
 
 function result(name: string, overrides: Partial<ProbeResult>): ProbeResult {
   return {
@@ -96,10 +73,14 @@ it('renders pop3_ series for three mailboxes that promtool check metrics lints w
 
   const metrics = createMetrics({ version: '0.1.0', configLoadedAtMs: 1_699_999_000_000 });
   metrics.setMailboxes([
-    mailbox('support', { labels: { team: 'care', site: 'eu-1' } }),
+    exampleMailboxConfig('support', { labels: { team: 'care', site: 'eu-1' } }),
     // A label value that needs escaping in the exposition format.
-    mailbox('sales', { labels: { team: 'sales "EMEA"\\west' }, auth: 'plain', tls_insecure: true }),
-    mailbox('archive', { host: '192.0.2.7', port: 110, tls: 'none', auth: 'user' }),
+    exampleMailboxConfig('sales', {
+      labels: { team: 'sales "EMEA"\\west' },
+      auth: 'plain',
+      tls_insecure: true,
+    }),
+    exampleMailboxConfig('archive', { host: '192.0.2.7', port: 110, tls: 'none', auth: 'user' }),
   ]);
   metrics.recordProbe(result('support', {}));
   metrics.recordProbe(result('sales', { messages: 0, size_bytes: 0, uidl_count: 0 }));

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import type { MailboxConfig } from '../../../src/config/schema.js';
 import {
   createMetrics,
   LOGIN_FAILURE_REASONS,
@@ -10,6 +9,7 @@ import {
 } from '../../../src/metrics/metrics.js';
 import { REASONS } from '../../../src/pop3/errors.js';
 import type { ProbeResult } from '../../../src/probe/result.js';
+import { exampleMailboxConfig } from '../../fixtures/mailbox-config.js';
 
 interface Sample {
   name: string;
@@ -54,29 +54,6 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   const found = samples.filter((s) => s.name === name && sameLabels(s.labels, labels));
   assert.ok(found.length <= 1, `${name} ${JSON.stringify(labels)} appears ${found.length} times`);
   return found[0]?.value;
-}
-
-function mailbox(name: string, overrides: Partial<MailboxConfig> = {}): MailboxConfig {
-  return {
-    name,
-    host: 'pop.example.com',
-    port: 995,
-    username: `${name}@example.com`,
-    password: undefined,
-    schedule: '*/60 * * * * *',
-    timeout: 10_000,
-    tls: 'implicit',
-    tls_ca: undefined,
-    tls_ca_file: undefined,
-    tls_insecure: false,
-    tls_servername: undefined,
-    auth: 'auto',
-    top_lines: 0,
-    pipelining: true,
-    auth_failure_backoff: 900_000,
-    labels: {},
-    ...overrides,
-  };
 }
 
 function success(name: string, overrides: Partial<ProbeResult> = {}): ProbeResult {
@@ -162,7 +139,7 @@ const SUPPORT = { mailbox: 'support' };
 describe('createMetrics', () => {
   it('records a successful probe as exact gauge, counter and histogram samples', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     metrics.recordProbe(success('support'));
     const s = await scrape(metrics);
 
@@ -193,7 +170,7 @@ describe('createMetrics', () => {
 
   it('on failure sets up to 0, counts the reason and keeps the last messages and size', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     metrics.recordProbe(success('support'));
     metrics.recordProbe(authRefused);
     const s = await scrape(metrics);
@@ -213,7 +190,7 @@ describe('createMetrics', () => {
 
   it('counts a connect failure as a probe failure but not as a login failure', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     metrics.recordProbe(connectRefused);
     const s = await scrape(metrics);
 
@@ -229,7 +206,7 @@ describe('createMetrics', () => {
 
   it('counts an [IN-USE] refusal during login as a login failure with reason in_use', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     const inUse = failure(
       'support',
       {
@@ -249,7 +226,7 @@ describe('createMetrics', () => {
 
   it('removes the oldest-message series when a successful probe finds the maildrop empty', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     metrics.recordProbe(success('support'));
     metrics.recordProbe(
       success('support', {
@@ -267,7 +244,7 @@ describe('createMetrics', () => {
 
   it('removes facts a successful probe no longer sees and sets LOGIN-DELAY when announced', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     metrics.recordProbe(success('support'));
     metrics.recordProbe(
       success('support', { tls: null, uidl_count: null, login_delay_seconds: 300 }),
@@ -280,7 +257,7 @@ describe('createMetrics', () => {
 
   it('counts histogram observations into cumulative buckets', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     for (const total of [0.001, 0.003, 0.7, 45]) {
       metrics.recordProbe(success('support', { phases: { total } }));
     }
@@ -310,7 +287,7 @@ describe('createMetrics', () => {
 
   it('pre-initialises counters at 0 before any probe', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     const s = await scrape(metrics);
     assert.equal(value(s, 'pop3_probes_total', SUPPORT), 0);
     assert.deepEqual(
@@ -336,7 +313,12 @@ describe('createMetrics', () => {
   it('sets the info and tls_insecure series from the config, without the username', async () => {
     const metrics = fresh();
     metrics.setMailboxes([
-      mailbox('support', { port: 110, tls: 'starttls', auth: 'plain', tls_insecure: true }),
+      exampleMailboxConfig('support', {
+        port: 110,
+        tls: 'starttls',
+        auth: 'plain',
+        tls_insecure: true,
+      }),
     ]);
     const s = await scrape(metrics);
     const info = s.filter((x) => x.name === 'pop3_mailbox_info');
@@ -359,13 +341,13 @@ describe('createMetrics', () => {
 
   it('removes every series of a mailbox dropped by setMailboxes and keeps the others', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support'), mailbox('sales')]);
+    metrics.setMailboxes([exampleMailboxConfig('support'), exampleMailboxConfig('sales')]);
     metrics.recordProbe(success('support'));
     metrics.recordProbe(success('sales'));
     metrics.recordProbe(failure('sales', authRefused.error, { total: 0.2 }));
     metrics.recordSkip('sales', 'overlap');
     metrics.setAlertFiring('login_failed', 'sales', 'critical', true);
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     const s = await scrape(metrics);
 
     const left = s.filter((x) => x.labels.mailbox === 'sales');
@@ -382,9 +364,9 @@ describe('createMetrics', () => {
 
   it('replaces the info series when a mailbox host changes, keeping its counters', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     metrics.recordProbe(success('support'));
-    metrics.setMailboxes([mailbox('support', { host: 'pop2.example.com' })]);
+    metrics.setMailboxes([exampleMailboxConfig('support', { host: 'pop2.example.com' })]);
     const s = await scrape(metrics);
     assert.deepEqual(
       s.filter((x) => x.name === 'pop3_mailbox_info').map((x) => x.labels.host),
@@ -395,7 +377,10 @@ describe('createMetrics', () => {
 
   it('appends extra labels to every mailbox series, "" for a mailbox without the key', async () => {
     const metrics = fresh(['team']);
-    metrics.setMailboxes([mailbox('support', { labels: { team: 'care' } }), mailbox('sales')]);
+    metrics.setMailboxes([
+      exampleMailboxConfig('support', { labels: { team: 'care' } }),
+      exampleMailboxConfig('sales'),
+    ]);
     metrics.recordProbe(success('support'));
     metrics.setAlertFiring('backlog', 'support', 'warning', true);
     const s = await scrape(metrics);
@@ -416,10 +401,10 @@ describe('createMetrics', () => {
 
   it('re-creates the metrics when the extra label names change: counters restart, gauges and alerts carry over', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     metrics.recordProbe(success('support'));
     metrics.setAlertFiring('backlog', 'support', 'warning', true);
-    metrics.setMailboxes([mailbox('support', { labels: { team: 'care' } })]);
+    metrics.setMailboxes([exampleMailboxConfig('support', { labels: { team: 'care' } })]);
     const s = await scrape(metrics);
 
     const care = { mailbox: 'support', team: 'care' };
@@ -446,14 +431,14 @@ describe('createMetrics', () => {
   it('replaces the series of one mailbox whose extra label value changed', async () => {
     const metrics = fresh(['team']);
     metrics.setMailboxes([
-      mailbox('support', { labels: { team: 'a' } }),
-      mailbox('sales', { labels: { team: 'x' } }),
+      exampleMailboxConfig('support', { labels: { team: 'a' } }),
+      exampleMailboxConfig('sales', { labels: { team: 'x' } }),
     ]);
     metrics.recordProbe(success('support'));
     metrics.recordProbe(success('sales'));
     metrics.setMailboxes([
-      mailbox('support', { labels: { team: 'b' } }),
-      mailbox('sales', { labels: { team: 'x' } }),
+      exampleMailboxConfig('support', { labels: { team: 'b' } }),
+      exampleMailboxConfig('sales', { labels: { team: 'x' } }),
     ]);
     const s = await scrape(metrics);
 
@@ -468,7 +453,9 @@ describe('createMetrics', () => {
 
   it('leaves off extra labels whose names clash with its own (host, le)', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support', { labels: { host: 'h', le: '1', team: 't' } })]);
+    metrics.setMailboxes([
+      exampleMailboxConfig('support', { labels: { host: 'h', le: '1', team: 't' } }),
+    ]);
     metrics.recordProbe(success('support'));
     const s = await scrape(metrics);
     assert.equal(value(s, 'pop3_up', { mailbox: 'support', team: 't' }), 1);
@@ -480,7 +467,7 @@ describe('createMetrics', () => {
 
   it('shows a firing alert as 1 and removes the series when it resolves', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     const labels = { ...SUPPORT, rule: 'unreachable', severity: 'critical' };
     metrics.setAlertFiring('unreachable', 'support', 'critical', true);
     assert.equal(value(await scrape(metrics), 'pop3_alerts_firing', labels), 1);
@@ -496,7 +483,7 @@ describe('createMetrics', () => {
 
   it('counts skips, notifications, the outbox and reloads', async () => {
     const metrics = fresh();
-    metrics.setMailboxes([mailbox('support')]);
+    metrics.setMailboxes([exampleMailboxConfig('support')]);
     metrics.recordSkip('support', 'auth_backoff');
     metrics.recordSkip('support', 'auth_backoff');
     metrics.recordNotification('sent');

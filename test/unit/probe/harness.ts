@@ -17,6 +17,7 @@ import {
   startFakePop3Server,
   TEST_CA_PEM,
 } from '../../fixtures/fake-pop3-server.js';
+import { mailboxConfig } from '../../fixtures/mailbox-config.js';
 
 export const USER = 'alice';
 export const PASSWORD = 'Tr0ub4dor&3-horse';
@@ -45,26 +46,14 @@ export function mailboxFor(
   server: { port: number },
   overrides: Partial<MailboxConfig> = {},
 ): MailboxConfig {
-  return {
+  return mailboxConfig({
     name: 'fake',
-    host: '127.0.0.1',
     port: server.port,
     username: USER,
     password: new Secret(PASSWORD),
-    schedule: '* * * * * *',
-    timeout: 5000,
-    tls: 'none',
     tls_ca: TEST_CA_PEM.toString(),
-    tls_ca_file: undefined,
-    tls_insecure: false,
-    tls_servername: undefined,
-    auth: 'auto',
-    top_lines: 0,
-    pipelining: true,
-    auth_failure_backoff: 900_000,
-    labels: {},
     ...overrides,
-  };
+  });
 }
 
 const FORBIDDEN = /^(DELE|RETR|RSET)\b/i;
