@@ -39,7 +39,7 @@ const MAX_BODY_BYTES = 4096;
  * Alertmanager resolve it after its resolve_timeout (5m by default), long before our next
  * repeat. It is counted from the notification's creation, not from the send, so an alert
  * that waited out a long outage in the outbox does not claim to be current. A resolved
- * alert's endsAt is its resolved_at.
+ * alert's endsAt is its resolved_at. endsAt is never before startsAt (fired_at).
  */
 export function alertmanagerAlerts(
   n: Notification,
@@ -47,6 +47,10 @@ export function alertmanagerAlerts(
 ): AlertmanagerAlert[] {
   const repeat = opts.repeatIntervalMs ?? DEFAULT_REPEAT_INTERVAL_MS;
   return n.alerts.map((a) => {
+    const endsAt =
+      a.status === 'resolved'
+        ? (a.resolved_at ?? n.created_at)
+        : n.created_at + ENDS_AT_INTERVALS * repeat;
     const alert: AlertmanagerAlert = {
       // Spread first: the identifying labels win over a mailbox label of the same name.
       labels: {
@@ -58,11 +62,9 @@ export function alertmanagerAlerts(
       },
       annotations: annotations(a),
       startsAt: new Date(a.fired_at).toISOString(),
-      endsAt: new Date(
-        a.status === 'resolved'
-          ? (a.resolved_at ?? n.created_at)
-          : n.created_at + ENDS_AT_INTERVALS * repeat,
-      ).toISOString(),
+      // Alertmanager refuses (HTTP 400) an alert that ends before it starts; after the clock
+      // stepped back a resolve would be lost and the alert stay active until its endsAt.
+      endsAt: new Date(Math.max(endsAt, a.fired_at)).toISOString(),
     };
     if (opts.externalUrl !== undefined && opts.externalUrl !== '') {
       alert.generatorURL = opts.externalUrl;
