@@ -7,6 +7,7 @@ import { maskedConfig } from './config/mask.js';
 import type { Config } from './config/schema.js';
 import { formatProbeLine } from './probe/format.js';
 import { probeMailbox } from './probe/probe.js';
+import { inShard, parseShard, type Shard, ShardError } from './shard.js';
 
 const USAGE = `pop3-monitor: watch mailboxes over POP3; Prometheus metrics and SMTP alerts
 
@@ -75,13 +76,17 @@ async function probeCommand(
   config: Config,
   only: string[] | undefined,
   json: boolean,
+  shard: Shard | undefined,
 ): Promise<number> {
   const unknown = (only ?? []).filter((name) => !config.mailboxes.some((m) => m.name === name));
   if (unknown.length > 0)
     throw new UsageError(
       `--mailbox: no mailbox named ${unknown.map((n) => JSON.stringify(n)).join(', ')} in the config`,
     );
-  const mailboxes = only ? config.mailboxes.filter((m) => only.includes(m.name)) : config.mailboxes;
+  // --mailbox names mailboxes outright; otherwise this replica's shard (flag or config).
+  const mailboxes = only
+    ? config.mailboxes.filter((m) => only.includes(m.name))
+    : inShard(config.mailboxes, shard ?? config.shard);
   const results = await Promise.all(mailboxes.map((m) => probeMailbox(m)));
   if (json) {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -115,10 +120,13 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'probe': {
+      const shard = values.shard === undefined ? undefined : parseShard(values.shard);
       const config = requireConfig(values.config);
-      return probeCommand(config, values.mailbox, values.json ?? false);
+      return probeCommand(config, values.mailbox, values.json ?? false, shard);
     }
     case 'run': {
+      // Parsed here too so a bad --shard is a usage error (exit 2) before anything starts.
+      if (values.shard !== undefined) parseShard(values.shard);
       const config = requireConfig(values.config);
       const { runDaemon } = await import('./daemon.js');
       return runDaemon(config, { shard: values.shard, version: packageVersion() });
@@ -142,6 +150,9 @@ async function entry(): Promise<void> {
       code = 2;
     } else if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+      code = 2;
+    } else if (error instanceof ShardError) {
+      process.stderr.write(`${error.message}\n`);
       code = 2;
     } else {
       process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REASONS } from '../../src/pop3/errors.js';
+import { shardOf } from '../../src/shard.js';
 import { aliceExpected, DOVECOT, USERS } from '../servers/env.js';
 import { cliCommand, ensureBuilt, REPO_ROOT, type RunResult, run } from './shipping-support.js';
 
@@ -276,6 +277,27 @@ mailboxes:
     const result = cli(['probe', '--config', config, '--json', '--mailbox', 'nope'], env);
     assert.equal(result.status, 2);
     assert.match(result.stderr, /^--mailbox: no mailbox named "nope" in the config$/m);
+    assert.equal(result.stdout, '');
+  });
+
+  it('--shard I/N probes exactly the mailboxes of that shard; the shards cover all once', () => {
+    const seen: string[] = [];
+    for (const index of [0, 1]) {
+      const result = cli(['probe', '--config', config, '--json', '--shard', `${index}/2`], env);
+      const names = (JSON.parse(result.stdout) as ProbeElement[]).map((e) => e.mailbox);
+      assert.deepEqual(
+        names,
+        ['alice', 'empty', 'wrong'].filter((n) => shardOf(n, 2) === index),
+      );
+      seen.push(...names);
+    }
+    assert.deepEqual(seen.sort(), ['alice', 'empty', 'wrong']);
+  });
+
+  it('a bad --shard: exit 2 with the reason, nothing probed', () => {
+    const result = cli(['probe', '--config', config, '--json', '--shard', '2/2'], env);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /^--shard: INDEX 2 is not below COUNT 2/m);
     assert.equal(result.stdout, '');
   });
 
