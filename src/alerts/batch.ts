@@ -7,7 +7,8 @@
  * - firing then resolved inside one batch, when the firing was never notified: the alert
  *   is dropped (as Alertmanager does: nothing is sent for an alert nobody was told about,
  *   and certainly no notification claiming it still fires);
- * - resolved after a notified firing: a resolved entry when send_resolved, else dropped;
+ * - resolved after a notified firing: a resolved entry (every notifier gets resolves;
+ *   the email notifier leaves them out when send_resolved is off);
  * - resolved then firing again: a firing entry (cause change);
  * - a repeat never downgrades a firing entry.
  */
@@ -54,8 +55,8 @@ export class NotificationBatch {
     return this.#entries.size;
   }
 
-  /** Adds one transition; a resolved one is only kept when `sendResolved`. */
-  add(transition: Transition, sendResolved: boolean): void {
+  /** Adds one transition. */
+  add(transition: Transition): void {
     const key = keyOf(transition.snapshot);
     const existing = this.#entries.get(key);
     switch (transition.kind) {
@@ -80,7 +81,7 @@ export class NotificationBatch {
       case 'resolved': {
         // No entry: its firing went out in an earlier batch.
         const notified = existing?.notified_firing ?? true;
-        if (notified && sendResolved) {
+        if (notified) {
           this.#entries.set(key, {
             kind: 'resolved',
             snapshot: transition.snapshot,

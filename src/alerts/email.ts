@@ -61,9 +61,20 @@ export function smtpTransportOptions(smtp: SmtpConfig): SMTPTransportOptions {
   };
 }
 
+/**
+ * What an email carries of a notification: everything, or with send_resolved off only
+ * the firing alerts (null when nothing is left to mail).
+ */
+export function emailedPart(n: Notification, sendResolved: boolean): Notification | null {
+  if (sendResolved) return n;
+  const alerts = n.alerts.filter((a) => a.status === 'firing');
+  if (alerts.length === 0) return null;
+  return { ...n, status: 'firing', alerts };
+}
+
 export function createEmailSender(
   smtp: SmtpConfig,
-  alerting: { to: string[]; external_url?: string },
+  alerting: { to: string[]; external_url?: string; send_resolved?: boolean },
   opts: EmailSenderOptions = {},
 ): EmailSender {
   const logger = opts.logger;
@@ -75,9 +86,17 @@ export function createEmailSender(
   return {
     channel: 'email',
 
-    async send(n: Notification): Promise<void> {
+    async send(notification: Notification): Promise<void> {
       if (alerting.to.length === 0) {
         throw new SendError('permanent', 'smtp: no recipients configured (alerting.to is empty)');
+      }
+      const n = emailedPart(notification, alerting.send_resolved ?? true);
+      if (n === null) {
+        logger?.debug(
+          { event: 'alert_email_skipped', notification: notification.id },
+          'only resolved alerts and send_resolved is off: no email',
+        );
+        return;
       }
       const mail = renderEmail(n, {
         from: smtp.from,

@@ -10,9 +10,11 @@
  *   persisted with the state, and a notification is persisted before it is handed to
  *   emit (its id is fixed by then), so a crash either re-emits the same id after restart
  *   (the outbox deduplicates) or never lost it. A failed emit is retried every 30 s.
- * - Reload: instances of removed rules/mailboxes resolve; a firing one sends a resolved
- *   notice when send_resolved is on (the recipients were told it fires; silence would
- *   leave that standing forever). Pending ones vanish quietly.
+ * - Reload: instances of removed rules/mailboxes resolve; a firing one gets a resolved
+ *   notice (the recipients were told it fires; silence would leave that standing
+ *   forever). Pending ones vanish quietly.
+ * - Resolved alerts always go into notifications: Alertmanager needs every resolve, and
+ *   the email notifier leaves them out itself when send_resolved is off.
  * - Call load() once, before the first observe().
  */
 import type { Clock, TimerHandle } from '../clock.js';
@@ -38,7 +40,7 @@ import type { AlertSnapshot, Notification } from './types.js';
 
 export type AlertPolicy = Pick<
   AlertingConfig,
-  'rules' | 'builtin_rules' | 'repeat_interval' | 'group_wait' | 'send_resolved'
+  'rules' | 'builtin_rules' | 'repeat_interval' | 'group_wait'
 >;
 export type AlertedMailbox = Pick<MailboxConfig, 'name' | 'labels'>;
 export type AlertLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -230,7 +232,7 @@ export class AlertEngine {
         this.#batch = new NotificationBatch(now);
         this.#armBatchTimer();
       }
-      this.#batch.add(t, this.#alerting.send_resolved);
+      this.#batch.add(t);
     }
     this.#armRepeatTimer();
     this.#persist();

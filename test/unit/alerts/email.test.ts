@@ -10,6 +10,7 @@ import {
   classifySmtpError,
   createEmailSender,
   type EmailSender,
+  emailedPart,
   renderEmail,
   renderSubject,
   secretRedactor,
@@ -197,6 +198,30 @@ describe('renderEmail', () => {
     assert.equal(mail.messageId, '<pop3-monitor.a=20b=0D=0ABcc=3A=20x=40evil@example.com>');
     assert.equal(mail.headers['X-Pop3-Monitor-Notification'], 'a b Bcc: x@evil');
     assert.equal(mail.subject.includes('\n'), false);
+  });
+});
+
+describe('emailedPart: send_resolved', () => {
+  const resolved = snapshot({ status: 'resolved', resolved_at: T0, rule: 'backlog' });
+  const firing = snapshot({ rule: 'unreachable', mailbox: 'invoices' });
+
+  test('on: the notification as it is', () => {
+    const n = notification('n', [resolved, firing]);
+    assert.equal(emailedPart(n, true), n);
+  });
+
+  test('off: a resolved-only notification is not mailed', () => {
+    assert.equal(emailedPart(notification('n', [resolved], { status: 'resolved' }), false), null);
+  });
+
+  test('off: a mixed notification is mailed with its firing alerts only', () => {
+    const part = emailedPart(notification('n', [resolved, firing]), false);
+    assert.deepEqual(
+      part?.alerts.map((a) => `${a.status}:${a.rule}`),
+      ['firing:unreachable'],
+    );
+    assert.equal(part?.status, 'firing');
+    assert.equal(part?.id, 'n');
   });
 });
 

@@ -153,7 +153,7 @@ describe('AlertEngine grouping (group_wait)', () => {
     engine.stop();
   });
 
-  test('with send_resolved: false a clearing alert sends nothing', async () => {
+  test('resolves are emitted whatever send_resolved says (Alertmanager needs them)', async () => {
     const { engine, sent, gauge, advance } = setup({ policy: { send_resolved: false } });
     engine.observe(ok('a', { messages: 1 }));
     await advance(MINUTE);
@@ -161,7 +161,7 @@ describe('AlertEngine grouping (group_wait)', () => {
     await advance(MINUTE);
     assert.deepEqual(
       sent.map((n) => n.status),
-      ['firing'],
+      ['firing', 'resolved'],
     );
     assert.deepEqual(gauge, ['+mail/a/warning', '-mail/a/warning']);
     engine.stop();
