@@ -15,6 +15,8 @@ import { type HttpServer, startHttpServer } from './metrics/server.js';
 import { CapabilityCache } from './probe/capability-cache.js';
 import { type ProbeDeps, probeMailbox } from './probe/probe.js';
 import type { ProbeResult } from './probe/result.js';
+import { TlsSessionStore } from './probe/tls-sessions.js';
+import { sameConfig } from './schedule/same-config.js';
 import { Scheduler } from './schedule/scheduler.js';
 import { inShard, type Shard } from './shard.js';
 
@@ -39,14 +41,20 @@ function labelNames(mailboxes: readonly MailboxConfig[]): string[] {
   return [...new Set(mailboxes.flatMap((m) => Object.keys(m.labels)))].sort();
 }
 
-function notifierKey(alerting: AlertingConfig): string {
-  return JSON.stringify([
+/**
+ * What the outbox's senders are built from. Compared with sameConfig, which compares
+ * Secrets by value: JSON would show every password as the same mask, and a reload that
+ * only rotates the SMTP password would keep sending with the old one.
+ */
+function notifierSettings(alerting: AlertingConfig): unknown[] {
+  return [
     alerting.smtp,
     alerting.to,
     alerting.alertmanager,
     alerting.external_url,
     alerting.repeat_interval,
-  ]);
+    alerting.send_resolved,
+  ];
 }
 
 /**
@@ -60,7 +68,7 @@ export class App {
   readonly #clock: Clock;
   readonly metrics: Metrics;
   readonly #capabilities: CapabilityCache;
-  readonly #tlsSessions = new Map<string, Buffer>();
+  readonly #tlsSessions = new TlsSessionStore();
   readonly #scheduler: Scheduler;
   readonly #engine: AlertEngine;
   #outbox: Outbox;
@@ -68,6 +76,9 @@ export class App {
   #http: HttpServer | null = null;
   #ready = false;
   #stopping: Promise<void> | null = null;
+  /** The reload in progress (or the last one): the next waits for it. */
+  #reloading: Promise<void> = Promise.resolve();
+  #starting: Promise<void> | null = null;
   #saveTimer: NodeJS.Timeout | null = null;
   /** Last known state per mailbox, to log up/down changes once. */
   readonly #status = new Map<string, string>();
@@ -103,6 +114,9 @@ export class App {
       logger: this.#log.child({ component: 'alerts' }),
     });
     const probe = options.probe ?? probeMailbox;
+    // TLS sessions are resumed between probes of a server; the store remembers the
+    // certificate of the last full handshake (a resumed session shows none) and forces a
+    // full one hourly, so the expiry metric and the cert_expiry_days rule stay right.
     const deps: ProbeDeps = { capabilityCache: this.#capabilities, tlsSessions: this.#tlsSessions };
     this.#scheduler = new Scheduler({
       clock: this.#clock,
@@ -145,7 +159,11 @@ export class App {
       senders.push(
         createEmailSender(
           alerting.smtp,
-          { to: alerting.to, external_url: alerting.external_url },
+          {
+            to: alerting.to,
+            external_url: alerting.external_url,
+            send_resolved: alerting.send_resolved,
+          },
           { logger },
         ),
       );
@@ -204,7 +222,21 @@ export class App {
     this.#log.debug({ event: 'probe_result', result }, 'probe finished');
   }
 
-  async start(): Promise<void> {
+  /**
+   * Opens the state, starts the HTTP server and the schedule. reload() and stop() called
+   * meanwhile (a signal during start-up) wait for it to settle first.
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  /** Resolves once start() has settled either way (at once when it was never called). */
+  async #startSettled(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+  }
+
+  async #start(): Promise<void> {
     const config = this.#config;
     for (const warning of configWarnings(config))
       this.#log.warn({ event: 'config_warning', warning }, warning);
@@ -261,28 +293,44 @@ export class App {
   /**
    * Re-reads the config. A bad new config is rejected and counted, and the running one
    * stays. Mailboxes, rules and notifiers take effect at once; `server.listen`,
-   * `state_dir` and `scheduler` limits need a restart (logged).
+   * `state_dir` and `scheduler` limits need a restart (logged). Reloads run one at a
+   * time (SIGHUP and POST /-/reload may come together); none is applied once stop() began.
    */
-  async reload(): Promise<ReloadOutcome> {
+  reload(): Promise<ReloadOutcome> {
+    const run = this.#reloading.then(() => this.#reload());
+    this.#reloading = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  #reloadFailed(message: string): ReloadOutcome {
+    this.metrics.recordReload(false, this.#clock.now());
+    this.#log.error(
+      { event: 'reload_failed', error: message },
+      'config reload rejected; the previous config keeps running',
+    );
+    return { ok: false, error: message };
+  }
+
+  async #reload(): Promise<ReloadOutcome> {
     if (!this.#options.reloadConfig)
       return { ok: false, error: 'this instance has no config file to reload' };
+    await this.#startSettled();
+    if (this.#stopping) return { ok: false, error: 'shutting down' };
     let next: Config;
     try {
       next = this.#options.reloadConfig();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.metrics.recordReload(false, this.#clock.now());
-      this.#log.error(
-        { event: 'reload_failed', error: message },
-        'config reload rejected; the previous config keeps running',
-      );
-      return { ok: false, error: message };
+      return this.#reloadFailed(error instanceof Error ? error.message : String(error));
     }
     const previous = this.#config;
+    // sameConfig compares Secrets by value (a changed bearer token is a change too).
     for (const [field, same] of [
-      ['server', JSON.stringify(previous.server) === JSON.stringify(next.server)],
+      ['server', sameConfig(previous.server, next.server)],
       ['state_dir', previous.state_dir === next.state_dir],
-      ['scheduler', JSON.stringify(previous.scheduler) === JSON.stringify(next.scheduler)],
+      ['scheduler', sameConfig(previous.scheduler, next.scheduler)],
     ] as const) {
       if (!same)
         this.#log.warn(
@@ -290,24 +338,38 @@ export class App {
           `a change of ${field} takes effect after a restart`,
         );
     }
-    this.#config = {
+    const config: Config = {
       ...next,
       server: previous.server,
       state_dir: previous.state_dir,
       scheduler: previous.scheduler,
     };
-    const mailboxes = this.#mailboxes(this.#config);
+    const mailboxes = this.#mailboxes(config);
+    // First the step that can still refuse the list (it checks everything before it
+    // changes anything), so a refusal leaves the old config running untouched.
+    try {
+      this.#scheduler.setMailboxes(mailboxes);
+    } catch (error) {
+      return this.#reloadFailed(error instanceof Error ? error.message : String(error));
+    }
+    this.#config = config;
     this.#capabilities.clear();
     this.#tlsSessions.clear();
     this.metrics.setMailboxes(mailboxes);
     for (const name of [...this.#status.keys()])
       if (!mailboxes.some((m) => m.name === name)) this.#status.delete(name);
-    this.#scheduler.setMailboxes(mailboxes);
-    this.#engine.reconfigure(this.#config.alerting, mailboxes);
-    if (notifierKey(previous.alerting) !== notifierKey(this.#config.alerting)) {
-      await this.#outbox.close();
-      this.#outbox = this.#createOutbox(this.#config.alerting);
-      await this.#outbox.open();
+    this.#engine.reconfigure(config.alerting, mailboxes);
+    if (!sameConfig(notifierSettings(previous.alerting), notifierSettings(config.alerting))) {
+      try {
+        await this.#outbox.close();
+        this.#outbox = this.#createOutbox(config.alerting);
+        await this.#outbox.open();
+      } catch (error) {
+        // The mailboxes and rules are in place; what failed is the outbox (its directory).
+        return this.#reloadFailed(
+          `the alert outbox could not be reopened: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
     }
     this.metrics.recordReload(true, this.#clock.now());
     this.#log.info({ event: 'reloaded', mailboxes: mailboxes.length }, 'config reloaded');
@@ -321,6 +383,9 @@ export class App {
   }
 
   async #stop(): Promise<void> {
+    await this.#startSettled();
+    // A reload half-way through (swapping the outbox) finishes before the outbox closes.
+    await this.#reloading;
     this.#log.info({ event: 'stopping' }, 'stopping: waiting for probes in flight');
     if (this.#saveTimer) clearInterval(this.#saveTimer);
     await this.#scheduler.stop();

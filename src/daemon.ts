@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { App } from './app.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -9,6 +10,33 @@ export interface DaemonOptions {
   /** --shard I/N or auto/N; overrides config.shard. */
   shard?: string | undefined;
   logger?: Logger;
+}
+
+/**
+ * Ends the log's destination and resolves once everything is written. The CLI exits right
+ * after, and the flush pino does at exit does not wait for an asynchronous write still in
+ * flight (pinojs/sonic-boom#101): the last lines would come out of order, or not at all.
+ * A destination without end() (the pretty one writes synchronously) needs nothing.
+ */
+function endLog(log: Logger): Promise<void> {
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | { end?: () => void; once?: (event: string, f: () => void) => void; destroyed?: boolean }
+    | undefined;
+  if (typeof stream?.end !== 'function' || typeof stream.once !== 'function' || stream.destroyed)
+    return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    stream.once?.('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      stream.end?.();
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
 }
 
 /**
@@ -31,12 +59,13 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     const finish = (code: number) => {
       if (finished) return;
       finished = true;
-      for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
-        process.removeAllListeners(signal);
-      log.flush?.();
-      resolve(code);
+      // The signal listeners stay (without one, a signal kills the process at once, and a
+      // repeated Ctrl-C landing while the CLI exits would turn exit 0 into death by
+      // SIGINT), but from here on they do nothing: the log is being closed.
+      void endLog(log).then(() => resolve(code));
     };
     const crash = (kind: string) => (error: unknown) => {
+      if (finished) return;
       log.fatal(
         { event: kind, error: error instanceof Error ? error.stack : String(error) },
         'crashed',
@@ -45,7 +74,16 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     };
     process.on('uncaughtException', crash('uncaught_exception'));
     process.on('unhandledRejection', crash('unhandled_rejection'));
+    let stopping = false;
     const shutdown = (signal: string) => {
+      if (finished) return;
+      // A repeated signal changes nothing: Ctrl-C under `npx` arrives twice (from the
+      // terminal and forwarded by npm), and the stop is bounded by the probe deadlines.
+      if (stopping) {
+        log.info({ event: 'signal', signal, already_stopping: true }, 'already shutting down');
+        return;
+      }
+      stopping = true;
       log.info({ event: 'signal', signal }, 'shutting down');
       app.stop().then(
         () => finish(0),
@@ -55,11 +93,19 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
         },
       );
     };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', () => {
+      if (finished) return;
       log.info({ event: 'signal', signal: 'SIGHUP' }, 'reloading');
-      void app.reload();
+      // reload() reports a bad config itself; this catches only the unexpected, which must
+      // not become an unhandled rejection (that ends the process).
+      app.reload().catch((error: unknown) => {
+        log.error(
+          { event: 'reload_failed', error: error instanceof Error ? error.message : String(error) },
+          'config reload failed',
+        );
+      });
     });
     app.start().catch((error: unknown) => {
       log.fatal(

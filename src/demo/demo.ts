@@ -5,9 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { App } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
-import { type DemoAccount, demoMessage, startDemoPop3Server } from './demo-pop3-server.js';
+import {
+  type DemoAccount,
+  type DemoPop3Server,
+  demoMessage,
+  startDemoPop3Server,
+} from './demo-pop3-server.js';
 import { formatMail } from './print-mail.js';
-import { startSmtpCapture } from './smtp-capture.js';
+import { type SmtpCapture, startSmtpCapture } from './smtp-capture.js';
 
 export interface DemoOptions {
   version: string;
@@ -30,6 +35,19 @@ const HOUR = 3_600_000;
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const out = options.out ?? ((text: string) => process.stdout.write(text));
+  // Listening from the very start, so a Ctrl-C during start-up still stops what was
+  // started and removes the temp state dir; and on to the end (not once), so a repeated
+  // Ctrl-C (npx forwards it a second time) cannot kill the clean-up.
+  let requestStop: () => void = () => {};
+  const stopRequested = new Promise<void>((resolve) => {
+    requestStop = resolve;
+  });
+  const onSignal = () => requestStop();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const deadline = options.durationMs ? setTimeout(onSignal, options.durationMs) : undefined;
+  deadline?.unref();
+
   const now = Date.now();
   const accounts: DemoAccount[] = [
     {
@@ -47,68 +65,69 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     },
     { user: 'legacy', password: 'the-real-legacy-password', messages: [] },
   ];
-  const pop3 = await startDemoPop3Server(accounts);
-  const smtp = await startSmtpCapture((mail) => out(`\n${formatMail(mail.data)}\n`));
   const stateDir = mkdtempSync(join(tmpdir(), 'pop3-monitor-demo-'));
-  const env = {
-    ...process.env,
-    DEMO_POP3_PORT: String(pop3.port),
-    DEMO_SMTP_PORT: String(smtp.port),
-    DEMO_STATE_DIR: stateDir,
-    ...(options.listen ? { DEMO_LISTEN: options.listen } : {}),
-  };
-  const readConfig = () => loadConfig(DEMO_CONFIG, { env });
-  const logger = createLogger({
-    format: process.env.POP3_MONITOR_LOG_FORMAT === 'json' ? 'json' : 'pretty',
-  });
-  const app = new App(readConfig(), { version: options.version, logger, reloadConfig: readConfig });
+  let pop3: DemoPop3Server | undefined;
+  let smtp: SmtpCapture | undefined;
+  let app: App | undefined;
+  let arrivals: NodeJS.Timeout | undefined;
+  let drain: NodeJS.Timeout | undefined;
+  try {
+    pop3 = await startDemoPop3Server(accounts);
+    smtp = await startSmtpCapture((mail) => out(`\n${formatMail(mail.data)}\n`));
+    const env = {
+      ...process.env,
+      DEMO_POP3_PORT: String(pop3.port),
+      DEMO_SMTP_PORT: String(smtp.port),
+      DEMO_STATE_DIR: stateDir,
+      ...(options.listen ? { DEMO_LISTEN: options.listen } : {}),
+    };
+    const readConfig = () => loadConfig(DEMO_CONFIG, { env });
+    const logger = createLogger({
+      format: process.env.POP3_MONITOR_LOG_FORMAT === 'json' ? 'json' : 'pretty',
+    });
+    app = new App(readConfig(), { version: options.version, logger, reloadConfig: readConfig });
 
-  let n = 10;
-  const arrivals = setInterval(() => pop3.deliver('invoices', demoMessage(n++, new Date())), 4_000);
-  const drain = setInterval(() => {
-    const support = accounts.find((a) => a.user === 'support');
-    if (support) support.messages.splice(0, support.messages.length, demoMessage(n++, new Date()));
-  }, 15_000);
+    let n = 10;
+    const server = pop3;
+    arrivals = setInterval(() => server.deliver('invoices', demoMessage(n++, new Date())), 4_000);
+    drain = setInterval(() => {
+      const support = accounts.find((a) => a.user === 'support');
+      if (support)
+        support.messages.splice(0, support.messages.length, demoMessage(n++, new Date()));
+    }, 15_000);
 
-  const cleanup = async () => {
+    await app.start();
+    const address = app.address;
+    const host =
+      address && address.host !== '0.0.0.0' && address.host !== '::' ? address.host : 'localhost';
+    const base = `http://${host.includes(':') ? `[${host}]` : host}:${address?.port ?? 9469}`;
+    out(
+      [
+        '',
+        'pop3-monitor demo: everything runs on this machine, nothing is sent outside.',
+        `  demo POP3 server   127.0.0.1:${pop3.port}  (mailboxes invoices, support, legacy)`,
+        `  demo SMTP capture  127.0.0.1:${smtp.port}  (alert emails are printed below)`,
+        `  metrics            ${base}/metrics`,
+        `  health             ${base}/healthz   ${base}/readyz`,
+        '  invoices fills up by one message every 4 s; legacy has a wrong password configured.',
+        '  Expect: login_failed and stale_mail alert emails within seconds, backlog within a minute.',
+        '  Stop with Ctrl-C.',
+        '',
+      ].join('\n'),
+    );
+    await stopRequested;
+  } finally {
+    clearTimeout(deadline);
     clearInterval(arrivals);
     clearInterval(drain);
-    await app.stop();
-    await Promise.all([pop3.close(), smtp.close()]);
+    // Whatever failed, everything started is stopped and the temp dir goes; a failure
+    // here must not hide the error that brought us here.
+    await app?.stop().catch(() => undefined);
+    await Promise.all([pop3?.close(), smtp?.close()]).catch(() => undefined);
     rmSync(stateDir, { recursive: true, force: true });
-  };
-  try {
-    await app.start();
-  } catch (error) {
-    await cleanup().catch(() => undefined);
-    throw error;
+    // The signal listeners stay until the process exits (the CLI exits right after):
+    // without one, a repeated Ctrl-C would kill it by signal instead of exit 0.
   }
-  const address = app.address;
-  const host =
-    address && address.host !== '0.0.0.0' && address.host !== '::' ? address.host : 'localhost';
-  const base = `http://${host.includes(':') ? `[${host}]` : host}:${address?.port ?? 9469}`;
-  out(
-    [
-      '',
-      'pop3-monitor demo: everything runs on this machine, nothing is sent outside.',
-      `  demo POP3 server   127.0.0.1:${pop3.port}  (mailboxes invoices, support, legacy)`,
-      `  demo SMTP capture  127.0.0.1:${smtp.port}  (alert emails are printed below)`,
-      `  metrics            ${base}/metrics`,
-      `  health             ${base}/healthz   ${base}/readyz`,
-      '  invoices fills up by one message every 4 s; legacy has a wrong password configured.',
-      '  Expect: login_failed and stale_mail alert emails within seconds, backlog within a minute.',
-      '  Stop with Ctrl-C.',
-      '',
-    ].join('\n'),
-  );
-
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (options.durationMs) setTimeout(stop, options.durationMs).unref();
-  });
-  await cleanup();
   out(`demo stopped; ${smtp.messages.length} alert email(s) were sent.\n`);
   return 0;
 }

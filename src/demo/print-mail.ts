@@ -7,7 +7,8 @@ function splitHeaders(raw: string): { headers: Map<string, string>; body: string
   const head = end === -1 ? raw : raw.slice(0, end);
   const body = end === -1 ? '' : raw.slice(end + 4);
   const headers = new Map<string, string>();
-  for (const line of head.replace(/\r\n[ \t]+/g, ' ').split('\r\n')) {
+  // Unfolding removes only the CRLF, keeping the white space (RFC 5322 section 2.2.3).
+  for (const line of head.replace(/\r\n(?=[ \t])/g, '').split('\r\n')) {
     const colon = line.indexOf(':');
     if (colon > 0)
       headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
@@ -15,22 +16,58 @@ function splitHeaders(raw: string): { headers: Map<string, string>; body: string
   return { headers, body };
 }
 
-function decodeWords(value: string): string {
-  // RFC 2047 encoded words, as nodemailer writes non-ASCII subjects.
-  return value.replace(
-    /=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g,
-    (_m, _charset: string, enc: string, text: string) =>
-      enc.toUpperCase() === 'B'
-        ? Buffer.from(text, 'base64').toString('utf8')
-        : Buffer.from(
-            text
-              .replace(/_/g, ' ')
-              .replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) =>
-                String.fromCharCode(Number.parseInt(h, 16)),
-              ),
-            'latin1',
-          ).toString('utf8'),
+const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
+
+/** The bytes of one RFC 2047 encoded word's text (section 4: B is base64, Q is like QP). */
+function wordBytes(encoding: string, text: string): Buffer {
+  if (encoding.toUpperCase() === 'B') return Buffer.from(text, 'base64');
+  return Buffer.from(
+    text
+      .replace(/_/g, ' ')
+      .replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) =>
+        String.fromCharCode(Number.parseInt(h, 16)),
+      ),
+    'latin1',
   );
+}
+
+function decodeCharset(bytes: Buffer, charset: string): string {
+  // RFC 2231 section 5 allows a language after the charset: `UTF-8*en`.
+  const label = charset.split('*', 1)[0] ?? 'utf-8';
+  try {
+    return new TextDecoder(label).decode(bytes);
+  } catch {
+    return bytes.toString('utf8');
+  }
+}
+
+/**
+ * RFC 2047 encoded words, as nodemailer writes non-ASCII headers. White space between
+ * two adjacent encoded words is not part of the text (section 6.2), and a long value is
+ * split into several words, possibly inside a multi-byte character: the bytes of
+ * adjacent words are joined before they are decoded.
+ */
+export function decodeWords(value: string): string {
+  let out = '';
+  let pending: Buffer[] = [];
+  let charset = '';
+  let last = 0;
+  const flush = (): string => {
+    const text = pending.length === 0 ? '' : decodeCharset(Buffer.concat(pending), charset);
+    pending = [];
+    return text;
+  };
+  for (const m of value.matchAll(ENCODED_WORD)) {
+    const [word, wordCharset = '', encoding = '', text = ''] = m;
+    const between = value.slice(last, m.index);
+    const adjacent = pending.length > 0 && /^[ \t]*$/.test(between);
+    if (!adjacent || wordCharset.toLowerCase() !== charset.toLowerCase()) out += flush();
+    if (!adjacent) out += between;
+    charset = wordCharset;
+    pending.push(wordBytes(encoding, text));
+    last = m.index + word.length;
+  }
+  return out + flush() + value.slice(last);
 }
 
 function decodeBody(body: string, encoding: string | undefined): string {
@@ -57,10 +94,11 @@ export function textPart(raw: string): string {
   if (!type.toLowerCase().startsWith('multipart/') || !boundary) {
     return decodeBody(body, headers.get('content-transfer-encoding'));
   }
-  // The first piece is the preamble and the one after the closing delimiter the epilogue.
-  for (const part of body.split(`--${boundary}`).slice(1)) {
-    const inner = part.replace(/^\r\n/, '');
-    if (inner.startsWith('--')) continue;
+  // RFC 2046 section 5.1.1: the CRLF before "--boundary" belongs to the delimiter, not to
+  // the part before it. The first piece is the preamble; the closing delimiter ends in "--".
+  for (const part of `\r\n${body}`.split(`\r\n--${boundary}`).slice(1)) {
+    if (part.startsWith('--')) break;
+    const inner = part.replace(/^[ \t]*\r\n/, '');
     const text = textPart(inner);
     const { headers: partHeaders } = splitHeaders(inner);
     const partType = (partHeaders.get('content-type') ?? 'text/plain').toLowerCase();

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 
 /**
  * The demo's SMTP sink (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT):
@@ -85,8 +86,10 @@ function session(socket: Socket, onMail: (mail: CapturedMail) => void): void {
     }
   };
 
+  // A multi-byte character may be split between two reads (8BITMIME and SMTPUTF8 are offered).
+  const decoder = new StringDecoder('utf8');
   socket.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
+    buffer += decoder.write(chunk);
     let end = buffer.indexOf('\r\n');
     while (end !== -1) {
       line(buffer.slice(0, end));

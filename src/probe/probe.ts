@@ -17,12 +17,13 @@ import {
 import { CapabilityCache } from './capability-cache.js';
 import { redactSecrets } from './redact.js';
 import type { Phase, ProbeError, ProbeResult } from './result.js';
+import type { TlsSessionStore } from './tls-sessions.js';
 
 export interface ProbeDeps {
   /** Wall clock, ms since the epoch (for started_at). */
   now?: () => number;
   /** TLS session tickets per server, to resume instead of a full handshake. */
-  tlsSessions?: Map<string, Buffer>;
+  tlsSessions?: TlsSessionStore;
   /** Capabilities remembered between probes, to skip CAPA. */
   capabilityCache?: CapabilityCache;
 }
@@ -200,6 +201,7 @@ export async function probeMailbox(
   const startedAt = (deps.now ?? Date.now)();
   const t0 = performance.now();
   const sessionKey = tlsSessionKey(mailbox);
+  let ticket: Buffer | null = null;
   const cacheKey = CapabilityCache.key(mailbox.host, mailbox.port, mailbox.tls);
   let capsLearned: { before: Capabilities; after: Capabilities | null } | null = null;
   const client = new Pop3Client({
@@ -213,8 +215,10 @@ export async function probeMailbox(
       servername: mailbox.tls_servername,
       ca: mailbox.tls_ca,
       insecure: mailbox.tls_insecure,
-      session: deps.tlsSessions?.get(sessionKey),
-      onSession: deps.tlsSessions ? (s) => deps.tlsSessions?.set(sessionKey, s) : undefined,
+      session: deps.tlsSessions?.sessionFor(sessionKey),
+      onSession: (s) => {
+        ticket = s;
+      },
     },
   });
   const result: ProbeResult = {
@@ -280,15 +284,25 @@ export async function probeMailbox(
   result.phases.total = (performance.now() - t0) / 1000;
   result.pipelined = client.pipelined;
   if (client.tls) {
+    // A resumed session shows no certificate: report the one its full handshake verified.
+    deps.tlsSessions?.record(sessionKey, client.tls, ticket);
+    const cert = client.tls.resumed
+      ? (deps.tlsSessions?.certFor(sessionKey) ?? null)
+      : {
+          notAfterMs: client.tls.certNotAfterMs,
+          subject: client.tls.certSubject,
+          issuer: client.tls.certIssuer,
+        };
     result.tls = {
       protocol: client.tls.protocol,
       cipher: client.tls.cipher,
-      cert_expiry_timestamp:
-        client.tls.certNotAfterMs === null ? null : Math.floor(client.tls.certNotAfterMs / 1000),
-      cert_subject: client.tls.certSubject,
-      cert_issuer: client.tls.certIssuer,
+      cert_expiry_timestamp: cert?.notAfterMs == null ? null : Math.floor(cert.notAfterMs / 1000),
+      cert_subject: cert?.subject ?? null,
+      cert_issuer: cert?.issuer ?? null,
       resumed: client.tls.resumed,
     };
+  } else if (result.error?.code === 'tls') {
+    deps.tlsSessions?.delete(sessionKey);
   }
   if (result.capabilities.length === 0 && client.capabilities)
     result.capabilities = client.capabilities.lines;

@@ -187,7 +187,13 @@ userdb {
   args = $PASSWD
 }
 
+# High-performance login mode, as busy production servers run: one long-lived login
+# process serves every connection. Its TLS session-ticket key then outlives a single
+# connection, so clients can resume TLS sessions (the default one-process-per-connection
+# mode makes every ticket useless).
 service pop3-login {
+  service_count = 0
+  process_min_avail = 1
   inet_listener pop3 {
     address = $HOST
     port = $POP3_PORT

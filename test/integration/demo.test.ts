@@ -1,0 +1,144 @@
+/**
+ * `pop3-monitor demo`, the built CLI: within a minute its /metrics shows the three demo
+ * mailboxes, the login_failed alert email is printed, and SIGTERM ends it cleanly.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { freePort, runCli, Scrape, tempDir } from './daemon-support.js';
+import { cliCommand, ensureBuilt, REPO_ROOT } from './shipping-support.js';
+
+const RULE = '─'.repeat(72);
+
+interface PrintedMail {
+  headers: Map<string, string>;
+  text: string;
+}
+
+/** The "ALERT EMAIL" blocks the demo printed: a rule, the title, a rule, headers, text, a rule. */
+function printedMails(stdout: string): PrintedMail[] {
+  const lines = stdout.split('\n');
+  const mails: PrintedMail[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]?.includes('ALERT EMAIL') || lines[i + 1] !== RULE) continue;
+    const end = lines.indexOf(RULE, i + 2);
+    if (end === -1) break;
+    const block = lines.slice(i + 2, end);
+    const blank = block.indexOf('');
+    const headers = new Map<string, string>();
+    for (const line of block.slice(0, blank)) {
+      const colon = line.indexOf(':');
+      headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+    }
+    mails.push({ headers, text: block.slice(blank + 1).join('\n') });
+    i = end;
+  }
+  return mails;
+}
+
+describe('pop3-monitor demo', { concurrency: true }, () => {
+  const tmp = tempDir('pop3-monitor-demo-test-');
+  after(() => tmp.remove());
+
+  it('serves the demo mailboxes, prints the login_failed email, and stops on SIGTERM', async () => {
+    ensureBuilt();
+    const port = await freePort();
+    const cli = cliCommand();
+    const child = spawn(process.execPath, [...cli.args, 'demo', '--listen', `127.0.0.1:${port}`], {
+      cwd: REPO_ROOT,
+      // The demo's temp state dir goes here, so the test can see it removed.
+      env: { ...process.env, TMPDIR: tmp.dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('close', (code, signal) => resolve({ code, signal })),
+    );
+    const output = () => `--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+    try {
+      const deadline = Date.now() + 60_000;
+      let scrape: Scrape | undefined;
+      let mail: PrintedMail | undefined;
+      const up = (s: Scrape | undefined) =>
+        ['invoices', 'support', 'legacy'].map((mailbox) => s?.get('pop3_up', { mailbox }));
+      while (Date.now() < deadline && child.exitCode === null) {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/metrics`, {
+            signal: AbortSignal.timeout(2_000),
+          });
+          if (response.ok) scrape = new Scrape(await response.text());
+        } catch {
+          // not listening yet
+        }
+        mail = printedMails(stdout).find((m) => m.headers.get('subject')?.includes('login_failed'));
+        if (mail !== undefined && up(scrape).join() === '1,1,0') break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.deepEqual(up(scrape), [1, 1, 0], output());
+      assert.ok(mail !== undefined, `no login_failed alert email printed\n${output()}`);
+      // The labels of config/demo.yaml are on the series.
+      assert.equal(scrape?.get('pop3_up', { mailbox: 'legacy', team: 'it' }), 0);
+
+      // The text part, decoded: the rule, the mailbox and the value.
+      assert.match(mail.text, /^\* login_failed on legacy \(critical\)$/m);
+      assert.match(mail.text, /^ {2}Condition: +consecutive_login_failures >= 1$/m);
+      assert.match(mail.text, /^ {2}Value: +1$/m);
+      assert.match(mail.text, /Authentication failed/);
+      // Not the HTML part, nor undecoded quoted-printable.
+      assert.doesNotMatch(mail.text, /<html|<p>|=\r?$|=3D/im);
+      assert.equal(mail.headers.get('to'), 'oncall@demo.test');
+      assert.match(mail.headers.get('from') ?? '', /monitor@demo\.test/);
+      // The state dir lives while the demo runs.
+      assert.equal(
+        readdirSync(tmp.dir).filter((n) => n.startsWith('pop3-monitor-demo-')).length,
+        1,
+      );
+
+      child.kill('SIGTERM');
+      // A second signal during the clean-up (npx forwards Ctrl-C once more) changes nothing.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      let timer: NodeJS.Timeout | undefined;
+      const result = await Promise.race([
+        exit,
+        new Promise<null>((resolve) => {
+          timer = setTimeout(() => resolve(null), 10_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      assert.deepEqual(result, { code: 0, signal: null }, output());
+      assert.match(stdout, /demo stopped; \d+ alert email\(s\) were sent\.\n$/);
+      // Its temp state dir is gone.
+      assert.deepEqual(
+        readdirSync(tmp.dir).filter((n) => n.startsWith('pop3-monitor-demo-')),
+        [],
+      );
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exit;
+    }
+  });
+
+  it('refuses a bad --listen with the field path, exit 2, and leaves no temp dir behind', async () => {
+    const own = tempDir('pop3-monitor-demo-bad-');
+    try {
+      const result = await runCli(['demo', '--listen', 'nowhere'], { env: { TMPDIR: own.dir } });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /server\.listen: expected host:port/);
+      assert.deepEqual(
+        readdirSync(own.dir).filter((n) => n.startsWith('pop3-monitor-demo-')),
+        [],
+      );
+    } finally {
+      own.remove();
+    }
+  });
+});
