@@ -34,6 +34,9 @@ export interface AppOptions {
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
 
+/** On a reload that replaces the notifiers: how long to let a send under way finish. */
+const OUTBOX_HANDOVER_MS = 15_000;
+
 /** How often the capability cache is written to the state directory. */
 const CACHE_SAVE_MS = 60_000;
 
@@ -246,8 +249,9 @@ export class App {
         'alert rules are evaluated, but no alerting.smtp (with to:) or alerting.alertmanager is configured',
       );
     }
-    await this.#engine.load();
+    // The outbox first: load() hands notifications saved before a crash straight to it.
     await this.#outbox.open();
+    await this.#engine.load();
     const mailboxes = this.#mailboxes(config);
     this.#scheduler.setMailboxes(mailboxes);
     if (mailboxes.length === 0) this.#ready = true;
@@ -361,7 +365,7 @@ export class App {
     this.#engine.reconfigure(config.alerting, mailboxes);
     if (!sameConfig(notifierSettings(previous.alerting), notifierSettings(config.alerting))) {
       try {
-        await this.#outbox.close();
+        await this.#outbox.close(OUTBOX_HANDOVER_MS);
         this.#outbox = this.#createOutbox(config.alerting);
         await this.#outbox.open();
       } catch (error) {

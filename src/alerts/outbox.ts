@@ -282,9 +282,24 @@ export class Outbox {
   }
 
   /** Stops scheduling. Pending items stay on disk for the next open(). */
-  async close(): Promise<void> {
+  /**
+   * Stops sending; items stay on disk. With `waitMs`, also waits (at most that long) for
+   * sends already under way, so that a new Outbox on the same directory (a reload) does
+   * not pick up an item that is still being delivered and send it twice.
+   */
+  async close(waitMs = 0): Promise<void> {
     this.#state = 'closed';
     for (const queue of this.#queues.values()) this.#clearTimer(queue);
+    const sending = [...this.#queues.values()].flatMap((q) => (q.inFlight ? [q.inFlight] : []));
+    if (waitMs <= 0 || sending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(sending.map((p) => p.catch(() => undefined))),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Starts the next due item of the channel, or arms a timer for the earliest one. */

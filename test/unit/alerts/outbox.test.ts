@@ -448,3 +448,38 @@ describe('Outbox', () => {
     );
   });
 });
+
+describe('Outbox.close(waitMs)', () => {
+  test('waits for a send under way, so a new outbox on the directory cannot send it again', async () => {
+    let finish: () => void = () => {};
+    const slow: Sender = {
+      channel: 'email',
+      send: () =>
+        new Promise<void>((resolve) => {
+          finish = resolve;
+        }),
+    };
+    const outbox = await openOutbox([slow]);
+    await outbox.enqueue(notification('n1'));
+    await until('the send started', () => finish.toString() !== '() => {}');
+    let closed = false;
+    const closing = outbox.close(60_000).then(() => {
+      closed = true;
+    });
+    await new Promise<void>((resolve) => setTimeout(resolve, 50));
+    assert.equal(closed, false, 'close() returned while the send was still under way');
+    finish();
+    await closing;
+    assert.equal(closed, true);
+    await until('the delivered item is gone', async () => (await files()).length === 0);
+  });
+
+  test('gives up waiting after waitMs', async () => {
+    const outbox = await openOutbox([new ScriptedSender('email', clock, [], 'hang')]);
+    await outbox.enqueue(notification('n2'));
+    const started = Date.now();
+    await outbox.close(100);
+    assert.ok(Date.now() - started < 2000);
+    assert.deepEqual(await files(), [fileOf('email', 'n2')]);
+  });
+});
