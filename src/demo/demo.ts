@@ -23,6 +23,15 @@ export interface DemoOptions {
   out?: (text: string) => void;
 }
 
+/** The address a person opens for a listen address (0.0.0.0 and :: mean this machine). */
+function externalUrl(listen: string): string {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (!m) return 'http://localhost:9469/';
+  const host = m[1] ?? m[2] ?? '';
+  const name = host === '' || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${m[3]}/`;
+}
+
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
 
 const HOUR = 3_600_000;
@@ -79,7 +88,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       DEMO_POP3_PORT: String(pop3.port),
       DEMO_SMTP_PORT: String(smtp.port),
       DEMO_STATE_DIR: stateDir,
-      ...(options.listen ? { DEMO_LISTEN: options.listen } : {}),
+      ...(options.listen
+        ? { DEMO_LISTEN: options.listen, DEMO_EXTERNAL_URL: externalUrl(options.listen) }
+        : {}),
     };
     const readConfig = () => loadConfig(DEMO_CONFIG, { env });
     const logger = createLogger({
