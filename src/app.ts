@@ -18,6 +18,7 @@ import type { ProbeResult } from './probe/result.js';
 import { TlsSessionStore } from './probe/tls-sessions.js';
 import { sameConfig } from './schedule/same-config.js';
 import { Scheduler } from './schedule/scheduler.js';
+import type { Secret } from './secret.js';
 import { inShard, type Shard } from './shard.js';
 
 export interface AppOptions {
@@ -58,6 +59,17 @@ function notifierSettings(alerting: AlertingConfig): unknown[] {
     alerting.repeat_interval,
     alerting.send_resolved,
   ];
+}
+
+/** Every secret of a config, for scrubbing server replies (a server may quote any of them). */
+function configSecrets(config: Config): Secret[] {
+  const all = [
+    ...config.mailboxes.map((m) => m.password),
+    config.alerting.smtp?.password,
+    config.server.basic_auth?.password,
+    config.server.bearer_token,
+  ];
+  return all.filter((s): s is Secret => s !== undefined);
 }
 
 /**
@@ -120,7 +132,11 @@ export class App {
     // TLS sessions are resumed between probes of a server; the store remembers the
     // certificate of the last full handshake (a resumed session shows none) and forces a
     // full one hourly, so the expiry metric and the cert_expiry_days rule stay right.
-    const deps: ProbeDeps = { capabilityCache: this.#capabilities, tlsSessions: this.#tlsSessions };
+    const deps: ProbeDeps = {
+      capabilityCache: this.#capabilities,
+      tlsSessions: this.#tlsSessions,
+      otherSecrets: () => configSecrets(this.#config),
+    };
     this.#scheduler = new Scheduler({
       clock: this.#clock,
       maxConcurrent: config.scheduler.max_concurrent_probes,

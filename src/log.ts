@@ -53,6 +53,15 @@ export function createLogger(options: LogOptions = {}): Logger {
   return pino(config, pino.destination({ dest: 1, sync: false }));
 }
 
+/**
+ * Server-provided text reaches log fields (error messages quote replies): in the pretty
+ * form control characters are escaped, so a hostile server cannot put terminal escape
+ * sequences on an operator's screen. JSON lines escape them already.
+ */
+export function printable(text: string): string {
+  return /[\x00-\x1f\x7f-\x9f]/.test(text) ? JSON.stringify(text) : text;
+}
+
 const LEVEL_NAMES: Record<number, string> = {
   10: 'TRACE',
   20: 'DEBUG',
@@ -77,11 +86,11 @@ function prettyDestination(): DestinationStream {
             ? (LEVEL_NAMES[level] ?? String(level))
             : String(level).toUpperCase();
         const fields = Object.entries(rest)
-          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? printable(v) : JSON.stringify(v)}`)
           .join(' ');
         const when = typeof time === 'string' ? time.slice(11, 19) : '';
         process.stdout.write(
-          `${when} ${levelName.padEnd(5)} ${String(event ?? msg ?? '')} ${fields}\n`,
+          `${when} ${levelName.padEnd(5)} ${printable(String(event ?? msg ?? ''))} ${fields}\n`,
         );
       } catch {
         process.stdout.write(line);

@@ -14,6 +14,7 @@ import {
   parseUidlLines,
   reasonForErr,
 } from '../pop3/responses.js';
+import type { Secret } from '../secret.js';
 import { CapabilityCache } from './capability-cache.js';
 import { redactSecrets } from './redact.js';
 import type { Phase, ProbeError, ProbeResult } from './result.js';
@@ -24,6 +25,8 @@ export interface ProbeDeps {
   now?: () => number;
   /** TLS session tickets per server, to resume instead of a full handshake. */
   tlsSessions?: TlsSessionStore;
+  /** Every other configured secret, also scrubbed from what a server says. */
+  otherSecrets?: () => readonly Secret[];
   /** Capabilities remembered between probes, to skip CAPA. */
   capabilityCache?: CapabilityCache;
 }
@@ -306,5 +309,6 @@ export async function probeMailbox(
   }
   if (result.capabilities.length === 0 && client.capabilities)
     result.capabilities = client.capabilities.lines;
-  return redactSecrets(result, mailbox.password);
+  if (!result.error) return result;
+  return redactSecrets(result, [mailbox.password, ...(deps.otherSecrets?.() ?? [])]);
 }

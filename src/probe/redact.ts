@@ -21,32 +21,48 @@ export function redactText(text: string, forms: string[]): string {
 const BASE64_RUN = /[A-Za-z0-9+/]{4,}={0,2}/g;
 
 /**
- * Masks every base64 run that carries the secret anywhere inside it. A SASL PLAIN or
- * XOAUTH2 blob (RFC 4616 §2) puts the password after other fields, at any of three byte
- * alignments, so it is not a substring of base64(password); a server echoing the blob
- * would otherwise leak it. The run may also start mid-group: each of the four character
- * offsets is decoded.
+ * Masks every base64 run that carries one of the secrets anywhere inside it. A SASL PLAIN
+ * or XOAUTH2 blob (RFC 4616 §2) puts the password after other fields, at any of three
+ * byte alignments, so it is not a substring of base64(password); a server echoing the
+ * blob would otherwise leak it. The run may also start mid-group: each of the four
+ * character offsets is decoded, once, whatever the number of secrets.
  */
-function redactBase64Runs(text: string, secret: string): string {
-  if (secret.length < 3) return text;
-  const needle = Buffer.from(secret, 'utf8');
+function redactBase64Runs(text: string, needles: Buffer[]): string {
+  if (needles.length === 0) return text;
   return text.replace(BASE64_RUN, (run) => {
     for (let skip = 0; skip < 4; skip++) {
-      if (Buffer.from(run.slice(skip), 'base64').includes(needle)) return MASK;
+      const decoded = Buffer.from(run.slice(skip), 'base64');
+      if (needles.some((needle) => decoded.includes(needle))) return MASK;
     }
     return run;
   });
 }
 
-function redact(text: string, secret: string): string {
-  return redactBase64Runs(redactText(text, secretForms(secret)), secret);
+function redact(text: string, values: string[], needles: Buffer[]): string {
+  // Whole base64 runs first, so an echoed SASL blob is masked as one piece.
+  let out = redactBase64Runs(text, needles);
+  for (const value of values) {
+    if (out.includes(value)) out = redactText(out, [value]);
+    const b64 = secretForms(value)[1];
+    if (b64 !== undefined && out.includes(b64)) out = redactText(out, [b64]);
+  }
+  return out;
 }
 
-/** Removes any trace of the mailbox's secret from the server-provided text of a result. */
-export function redactSecrets(result: ProbeResult, secret: Secret | undefined): ProbeResult {
-  if (!secret || !result.error) return result;
-  const value = secret.reveal();
-  result.error.message = redact(result.error.message, value);
-  if (result.error.response !== null) result.error.response = redact(result.error.response, value);
+/**
+ * Removes any trace of the given secrets from the server-provided text of a result: the
+ * mailbox's own, and every other configured one, since a hostile server could quote
+ * another mailbox's password (one it saw in another session) in this one's reply.
+ */
+export function redactSecrets(
+  result: ProbeResult,
+  secrets: readonly (Secret | undefined)[],
+): ProbeResult {
+  if (!result.error) return result;
+  const values = secrets.flatMap((s) => (s && s.length >= 3 ? [s.reveal()] : []));
+  const needles = values.map((v) => Buffer.from(v, 'utf8'));
+  result.error.message = redact(result.error.message, values, needles);
+  if (result.error.response !== null)
+    result.error.response = redact(result.error.response, values, needles);
   return result;
 }
