@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import {
   type FakePop3Server,
   type FakeSession,
@@ -667,4 +668,38 @@ describe('pop3-monitor run against the real Dovecot', { concurrency: 4 }, () => 
       await slow.close();
     }
   });
+});
+
+describe('pop3-monitor run: a crash ends the process non-zero, logged', { concurrency: 2 }, () => {
+  // A module preloaded into the daemon (NODE_OPTIONS --import) that fails once the daemon
+  // runs: what a bug of ours would look like. The supervisor must see a non-zero exit.
+  for (const [kind, code] of [
+    ['uncaught_exception', "setTimeout(() => { throw new Error('boom from a test'); }, 1500);"],
+    [
+      'unhandled_rejection',
+      "setTimeout(() => { Promise.reject(new Error('boom from a test')); }, 1500);",
+    ],
+  ] as const) {
+    it(`${kind}: a fatal log line, then exit 70`, async () => {
+      const dir = tempDir('pop3-monitor-crash-');
+      const preload = join(dir.dir, 'crash.mjs');
+      writeFileSync(preload, `${code}\n`);
+      const daemon = await Daemon.start({
+        config: { mailboxes: [dovecot('empty', 'empty')] },
+        env: { NODE_OPTIONS: `--import ${pathToFileURL(preload).href}` },
+      });
+      try {
+        await daemon.waitForLog('started', (l) => l.event === 'started', 10_000);
+        const exit = await daemon.exitWithin(10_000);
+        assert.deepEqual(exit, { code: 70, signal: null });
+        const fatal = daemon.events(kind);
+        assert.equal(fatal.length, 1, JSON.stringify(daemon.logs().slice(-5)));
+        assert.equal(fatal[0]?.level, 'fatal');
+        assert.match(String(fatal[0]?.error), /boom from a test/);
+      } finally {
+        await daemon.stop();
+        dir.remove();
+      }
+    });
+  }
 });
