@@ -341,7 +341,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
 
     async render() {
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      return {
+        contentType: registry.contentType,
+        body: (await registry.metrics()) + m.duration.render(),
+      };
     },
   };
 }
