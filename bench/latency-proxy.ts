@@ -18,11 +18,10 @@
 //   node --import tsx bench/latency-proxy.ts --listen 127.0.0.1:0 --target 127.0.0.1:10110 --rtt 20
 //
 // prints `LISTENING host:port` once ready and runs until SIGTERM/SIGINT or stdin closes.
-import { realpathSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isMain } from './lib/main.js';
 
 export interface LatencyProxyOptions {
   /** Default 127.0.0.1. */
@@ -248,18 +247,7 @@ async function cli(argv: string[]): Promise<void> {
   process.stdin.resume();
 }
 
-function invokedDirectly(): boolean {
-  try {
-    return (
-      process.argv[1] !== undefined &&
-      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-    );
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (isMain(import.meta.url)) {
   cli(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(
       `latency-proxy: ${error instanceof Error ? error.message : String(error)}\n`,

@@ -39,7 +39,7 @@ import {
   portOpen,
   readCa,
 } from './lib/mailboxes.js';
-import { isMain } from './lib/main.js';
+import { runMain } from './lib/main.js';
 import {
   type Blackbox,
   blackboxAvailable,
@@ -558,14 +558,4 @@ async function cli(argv: string[]): Promise<void> {
   );
 }
 
-if (isMain(import.meta.url)) {
-  cli(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(
-        `probe-latency: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exit(1);
-    },
-  );
-}
+runMain(import.meta.url, 'probe-latency', cli);

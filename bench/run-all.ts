@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeMachine, type MachineInfo } from './lib/machine.js';
 import { DOVECOT_HOST, dovecotPort, MODES, portOpen } from './lib/mailboxes.js';
-import { isMain } from './lib/main.js';
+import { runMain } from './lib/main.js';
 import { REPO_DIR } from './lib/processes.js';
 import { markdownTable } from './lib/stats.js';
 import {
@@ -269,14 +269,4 @@ function saveRaw(name: string, report: unknown): void {
   writeFileSync(join(dir, `${name}.raw.json`), JSON.stringify(report, null, 2));
 }
 
-if (isMain(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(
-        `run-all: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exit(1);
-    },
-  );
-}
+runMain(import.meta.url, 'run-all', main);

@@ -31,7 +31,7 @@ import { TEST_CA_PEM } from '../test/fixtures/fake-pop3-server.js';
 import { FLEET_PASSWORD, FLEET_SERVERNAME, fleetUser } from './fleet.js';
 import { machineInfo } from './lib/machine.js';
 import { mailboxConfig } from './lib/mailboxes.js';
-import { isMain } from './lib/main.js';
+import { runMain } from './lib/main.js';
 import { REPO_DIR, startFleetChild } from './lib/processes.js';
 import { fmt, markdownTable, mean, quantile, verdictAtMost, verdictBelow } from './lib/stats.js';
 
@@ -596,14 +596,4 @@ async function cli(argv: string[]): Promise<void> {
   );
 }
 
-if (isMain(import.meta.url)) {
-  cli(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(
-        `scale: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exit(1);
-    },
-  );
-}
+runMain(import.meta.url, 'scale', cli);

@@ -1,5 +1,5 @@
 // Tables and verdicts of the probe-latency benchmark, from a LatencyReport.
-import { type Phase, PHASES } from '../../src/probe/result.js';
+import { PHASES, type Phase } from '../../src/probe/result.js';
 import {
   CLI_SUBJECT,
   CLI_SUBJECT_NO_EXTRA_CA,

@@ -9,3 +9,20 @@ export function isMain(url: string): boolean {
     return false;
   }
 }
+
+/**
+ * Runs a benchmark's `main` when its module is the script node was started with, then
+ * exits: 0 when it resolved, 1 (with the stack on stderr) when it threw.
+ */
+export function runMain(url: string, name: string, main: (argv: string[]) => Promise<void>): void {
+  if (!isMain(url)) return;
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(
+        `${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}
