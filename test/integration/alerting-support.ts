@@ -4,6 +4,7 @@
  * back from Dovecot over POP3 with the project's own client (TOP n 10000 instead of RETR:
  * it gives the whole of a small message and changes nothing in the maildrop).
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import type { Notification } from '../../src/alerts/types.js';
 import { textPart } from '../../src/demo/print-mail.js';
 import { Pop3Client } from '../../src/pop3/client.js';
 import { Secret } from '../../src/secret.js';
+import { poll } from '../fixtures/poll.js';
 import { DOVECOT, type TestUser, USERS } from '../servers/env.js';
 import { freePort } from '../servers/tools.js';
 import { cliCommand, REPO_ROOT } from './shipping-support.js';
@@ -254,34 +256,22 @@ export async function startDaemon(
  * Polls `check` until it returns a value other than undefined; fails after timeoutMs with
  * the daemon's log tail, or at once when the daemon exited.
  */
-export async function waitUntil<T>(
+export function waitUntil<T>(
   what: string,
   daemon: Daemon,
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    const { exitCode, signalCode } = daemon.process;
-    if (exitCode !== null || signalCode !== null) {
-      throw new Error(
-        `${what}: the daemon exited (${exitCode ?? signalCode}) first:\n${tail(daemon)}`,
-      );
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}\n${tail(daemon)}`,
-      );
-    }
-    await delay(200);
-  }
+  return poll(what, check, {
+    timeoutMs,
+    stop: () => {
+      const { exitCode, signalCode } = daemon.process;
+      return exitCode !== null || signalCode !== null
+        ? `the daemon exited (${exitCode ?? signalCode})`
+        : null;
+    },
+    context: () => tail(daemon),
+  });
 }
 
 function tail(daemon: Daemon): string {

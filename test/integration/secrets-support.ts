@@ -3,6 +3,7 @@
  * (POP3 and SMTP), the built daemon and CLI as child processes with their whole output,
  * and readers for HTTP answers, mail and state files.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -13,6 +14,7 @@ import {
   type FakeSession,
   startFakePop3Server,
 } from '../fixtures/fake-pop3-server.js';
+import { poll } from '../fixtures/poll.js';
 import { cliCommand, REPO_ROOT } from './shipping-support.js';
 
 /** Every canary of the test starts with this; no output may contain it. */
@@ -240,23 +242,12 @@ export function runCli(args: string[], env: Record<string, string> = {}) {
 }
 
 /** Polls `check` (real servers and a real clock: the daemon's schedule cannot be injected). */
-export async function until<T>(
+export function until<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   ms = 30_000,
-) {
-  const deadline = Date.now() + ms;
-  let last = '';
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+): Promise<T> {
+  return poll(what, check, { timeoutMs: ms, intervalMs: 250 });
 }
 
 /** Every file under `dir`, by path relative to it. */
