@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the test suite with node's own test runner (TypeScript through tsx).
 // `node scripts/run-tests.mjs [unit|integration|FILE...]`. Before integration tests it
-// starts the real servers on loopback (test/servers/start.sh) and stops them after.
+// installs the Debian packages they need when missing (test/servers/packages.sh), starts
+// the real servers on loopback (test/servers/start.sh) and stops them after.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -47,14 +48,25 @@ function liveUsers() {
   });
 }
 function serversAnswer() {
+  // The same ports as test/servers/lib.sh: the base plus POP3's 110 and SMTP's 25.
+  const base = Number(process.env.POP3_TEST_PORT_BASE ?? 10000);
   const probe = spawnSync(
     'bash',
-    ['-c', '(exec 3<>/dev/tcp/127.0.0.1/10110) && (exec 3<>/dev/tcp/127.0.0.1/10025)'],
-    {
-      stdio: 'ignore',
-    },
+    [
+      '-c',
+      `(exec 3<>/dev/tcp/127.0.0.1/${base + 110}) && (exec 3<>/dev/tcp/127.0.0.1/${base + 25})`,
+    ],
+    { stdio: 'ignore' },
   );
   return probe.status === 0;
+}
+
+if (needsServers) {
+  const installed = spawnSync('bash', [join(servers, 'packages.sh')], { stdio: 'inherit' });
+  if (installed.status !== 0) {
+    console.error('the Debian packages the integration tests need are missing: see the line above');
+    process.exit(1);
+  }
 }
 
 if (ownsServers) {
@@ -65,9 +77,7 @@ if (ownsServers) {
     const started = spawnSync('bash', [join(servers, 'start.sh')], { stdio: 'inherit' });
     if (started.status !== 0) {
       rmSync(join(usersDir, String(process.pid)), { force: true });
-      console.error(
-        'test servers failed to start: see the lines above (.ci/run installs the Debian packages they need)',
-      );
+      console.error('test servers failed to start: see the lines above');
       process.exit(1);
     }
   }

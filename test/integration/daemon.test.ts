@@ -178,6 +178,8 @@ describe('pop3-monitor run against the real Dovecot', { concurrency: 4 }, () => 
         START_MS,
       );
       scrape = await daemon.scrape();
+      // /readyz turns 200 before the log line may have been read from the pipe: wait for it.
+      await daemon.waitForLog('first_round_complete', (l) => l.event === 'first_round_complete');
       assert.equal(daemon.events('first_round_complete').length, 1);
     });
 
@@ -662,6 +664,8 @@ describe('pop3-monitor run against the real Dovecot', { concurrency: 4 }, () => 
       await daemon.waitForStatus('/readyz', 200, 10_000);
       const ready = await daemon.request('/readyz');
       assert.deepEqual([ready.status, ready.body], [200, 'ready\n']);
+      // /readyz answered before the log line may have been read from the pipe: wait for it.
+      await daemon.waitForLog('first_round_complete', (l) => l.event === 'first_round_complete');
       assert.equal(daemon.events('first_round_complete').length, 1);
     } finally {
       await daemon.stop();

@@ -247,7 +247,7 @@ async function ehlo(session: RawSession): Promise<string[]> {
 }
 
 describe('postfix', () => {
-  test('port 10025 accepts mail for alerts@test.local and it is readable over POP3', async () => {
+  test('the SMTP port accepts mail for alerts@test.local and it is readable over POP3', async () => {
     clearMaildir(USERS.alerts.user);
     const messageId = `<${randomUUID()}@servers.test>`;
     const session = await smtpSession(SMTP.port);
@@ -281,7 +281,7 @@ describe('postfix', () => {
     clearMaildir(USERS.alerts.user);
   });
 
-  test('port 10025 rejects unknown recipients and other domains', async () => {
+  test('the SMTP port rejects unknown recipients and other domains', async () => {
     const session = await smtpSession(SMTP.port);
     await ehlo(session);
     assert.match((await smtpCommand(session, 'MAIL FROM:<monitor@test.local>'))[0] ?? '', /^250 /);
@@ -297,7 +297,7 @@ describe('postfix', () => {
     session.close();
   });
 
-  test('submission port 10587 offers STARTTLS, then AUTH; monitor authenticates', async () => {
+  test('the submission port offers STARTTLS, then AUTH; monitor authenticates', async () => {
     const session = await smtpSession(SMTP.submissionPort);
     const plainKeywords = await ehlo(session);
     assert.equal(plainKeywords.includes('STARTTLS'), true);

@@ -47,7 +47,7 @@ export function requireBinary(name: string, preferred: string, debianPackage: st
   if (path === undefined) {
     throw new Error(
       `${name} not found (looked at ${preferred} and on PATH): install the Debian package ` +
-        `${debianPackage} (.ci/run installs it); these tests cannot run without it`,
+        `${debianPackage} (test/servers/packages.sh, run by npm test, installs it); these tests cannot run without it`,
     );
   }
   return path;

@@ -11,12 +11,18 @@ import { fileURLToPath } from 'node:url';
 /** The runtime dir: configs, certificates, mail, queues and logs of the test servers. */
 export const SERVERS_DIR: string = process.env.POP3_TEST_SERVERS_DIR ?? '/tmp/pop3-monitor-servers';
 
+/**
+ * Every port is this base plus the service's usual number (10110 for POP3), as in lib.sh;
+ * POP3_TEST_PORT_BASE moves a whole independent set of servers.
+ */
+export const PORT_BASE: number = Number(process.env.POP3_TEST_PORT_BASE ?? 10000);
+
 export const DOVECOT = {
   host: '127.0.0.1',
   /** Plain POP3; STLS offered (RFC 2595). */
-  plainPort: 10110,
+  plainPort: PORT_BASE + 110,
   /** Implicit TLS (RFC 8314). */
-  tlsPort: 10995,
+  tlsPort: PORT_BASE + 995,
   /** The test CA that signed the server certificate (CN=localhost, SAN DNS:localhost, IP:127.0.0.1). */
   caFile: join(SERVERS_DIR, 'tls', 'ca.pem'),
   /** An unrelated CA that signed nothing: verification against it must fail. */
@@ -27,9 +33,9 @@ export const DOVECOT = {
 export const SMTP = {
   host: '127.0.0.1',
   /** Plain SMTP, no auth, no STARTTLS; accepts only known recipients of `domain`. */
-  port: 10025,
+  port: PORT_BASE + 25,
   /** STARTTLS required, then SMTP AUTH (PLAIN, LOGIN) with user/password below. */
-  submissionPort: 10587,
+  submissionPort: PORT_BASE + 587,
   user: 'monitor',
   password: 'monitor-pass-1',
   domain: 'test.local',

@@ -6,10 +6,16 @@ SERVERS_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SERVERS_SRC/../.." && pwd)"
 
 HOST=127.0.0.1
-POP3_PORT=10110
-POP3S_PORT=10995
-SMTP_PORT=10025
-SUBMISSION_PORT=10587
+# Every port is the base plus the service's usual number (10110 = POP3 110); another
+# base (POP3_TEST_PORT_BASE=20000) runs a second, independent set of servers beside the
+# first, together with its own POP3_TEST_SERVERS_DIR.
+PORT_BASE="${POP3_TEST_PORT_BASE:-10000}"
+[[ "$PORT_BASE" =~ ^[0-9]+$ ]] && [ "$PORT_BASE" -ge 1024 ] && [ "$PORT_BASE" -le 64000 ] ||
+  { echo "test servers: POP3_TEST_PORT_BASE must be a number from 1024 to 64000" >&2; exit 1; }
+POP3_PORT=$((PORT_BASE + 110))
+POP3S_PORT=$((PORT_BASE + 995))
+SMTP_PORT=$((PORT_BASE + 25))
+SUBMISSION_PORT=$((PORT_BASE + 587))
 
 MAIL_OWNER=pop3test
 MARKER=".pop3-monitor-test-servers"

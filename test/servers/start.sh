@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 for bin in dovecot doveadm postfix postconf openssl useradd; do
   command -v "$bin" >/dev/null ||
-    die "'$bin' not found: install dovecot-core dovecot-pop3d postfix openssl (.ci/run does)"
+    die "'$bin' not found: run test/servers/packages.sh (npm test does)"
 done
 check_runtime_path
 

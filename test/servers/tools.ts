@@ -31,7 +31,7 @@ function findBinary(envVar: string, candidates: string[], debianPackage: string)
   }
   throw new Error(
     `${names[0]} not found (tried ${envVar}, ${candidates.join(', ')} and $PATH): ` +
-      `install the Debian package ${debianPackage} (.ci/run does)`,
+      `install the Debian package ${debianPackage} (test/servers/packages.sh does)`,
   );
 }
 
