@@ -8,15 +8,16 @@ import type { Sender } from './alerts/sender.js';
 import { createAlertStateStore } from './alerts/state-store.js';
 import { type Clock, systemClock } from './clock.js';
 import { configWarnings } from './config/load.js';
+import { sameConfig } from './config/same-config.js';
 import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { type HttpServer, startHttpServer } from './metrics/server.js';
 import { CapabilityCache } from './probe/capability-cache.js';
+import { ProbeGate } from './probe/gate.js';
 import { type ProbeDeps, probeMailbox } from './probe/probe.js';
 import type { ProbeResult } from './probe/result.js';
 import { TlsSessionStore } from './probe/tls-sessions.js';
-import { sameConfig } from './schedule/same-config.js';
 import { Scheduler } from './schedule/scheduler.js';
 import type { Secret } from './secret.js';
 import { inShard, type Shard } from './shard.js';
@@ -137,21 +138,28 @@ export class App {
       tlsSessions: this.#tlsSessions,
       otherSecrets: () => configSecrets(this.#config),
     };
+    const schedulerLog = this.#log.child({ component: 'scheduler' });
+    const gate = new ProbeGate({
+      clock: this.#clock,
+      logger: schedulerLog,
+      intervalMs: (schedule) => this.#scheduler.intervalMs(schedule),
+    });
     this.#scheduler = new Scheduler({
       clock: this.#clock,
       maxConcurrent: config.scheduler.max_concurrent_probes,
       maxPerHost: config.scheduler.max_concurrent_per_host,
       probe: (mailbox) => probe(mailbox, deps),
-      onResult: (result) => this.#onResult(result),
-      onSkip: (mailbox, reason) => {
-        this.metrics.recordSkip(mailbox.name, reason);
-        this.#log.debug({ event: 'probe_skipped', mailbox: mailbox.name, reason }, 'probe skipped');
+      admit: (mailbox) => gate.admit(mailbox),
+      onResult: (result, mailbox) => {
+        gate.observe(mailbox, result);
+        this.#onResult(result);
       },
+      onSkip: (mailbox, reason) => this.metrics.recordSkip(mailbox.name, reason),
       onRoundComplete: () => {
         this.#ready = true;
         this.#log.info({ event: 'first_round_complete' }, 'every mailbox probed once');
       },
-      logger: this.#log.child({ component: 'scheduler' }),
+      logger: schedulerLog,
     });
   }
 

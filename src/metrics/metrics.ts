@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { MailboxConfig } from '../config/schema.js';
 import { REASONS, type Reason } from '../pop3/errors.js';
-import { PHASES, type ProbeResult } from '../probe/result.js';
+import { PHASES, type ProbeResult, SKIP_REASONS, type SkipReason } from '../probe/result.js';
 import {
   CLASHING_LABEL_NAMES,
   createMailboxMetrics,
@@ -12,9 +12,6 @@ import {
 } from './mailbox-metrics.js';
 
 export { PROBE_DURATION_BUCKETS } from './mailbox-metrics.js';
-
-export const SKIP_REASONS = ['overlap', 'auth_backoff'] as const;
-export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /**
  * Reasons `pop3_login_failures_total` starts at 0 with: those a login can end with.

@@ -21,6 +21,10 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
+/** Why a scheduled probe did not run: its previous one still ran, or the gate held it back. */
+export const SKIP_REASONS = ['overlap', 'auth_backoff'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
 export interface ProbeError {
   code: Reason;
   /** Human-readable; never contains a password or token. */
