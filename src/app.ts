@@ -291,7 +291,7 @@ export class App {
       logger: this.#log.child({ component: 'http' }),
     });
     this.#scheduler.start();
-    this.#saveTimer = setInterval(() => this.#saveCache(), CACHE_SAVE_MS);
+    this.#saveTimer = setInterval(() => void this.#saveCache(), CACHE_SAVE_MS);
     this.#saveTimer.unref();
     const shard = this.#options.shard ?? config.shard;
     this.#log.info(
@@ -307,15 +307,13 @@ export class App {
     );
   }
 
-  #saveCache(): void {
-    try {
-      this.#capabilities.save();
-    } catch (error) {
+  #saveCache(): Promise<void> {
+    return this.#capabilities.save().catch((err: unknown) => {
       this.#log.warn(
-        { event: 'capability_cache_save_failed', error: (error as Error).message },
+        { event: 'capability_cache_save_failed', err },
         'could not save the capability cache',
       );
-    }
+    });
   }
 
   /**
@@ -421,7 +419,7 @@ export class App {
     this.#engine.stop();
     await this.#outbox.drain(5_000);
     await this.#outbox.close();
-    this.#saveCache();
+    await this.#saveCache();
     await this.#http?.close();
     this.#log.info({ event: 'stopped', outbox_pending: this.#outbox.pending() }, 'stopped');
   }

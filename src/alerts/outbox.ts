@@ -1,19 +1,21 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectory } from '../atomic-file.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import {
   FILE_FORMAT,
   itemFileName,
   loadItemFiles,
+  type OutboxItem,
   outboxItemId,
-  syncDir,
   writeItemFile,
 } from './outbox-file.js';
 import { isSendError, type NotifierLogger, type SendErrorCode, type Sender } from './sender.js';
 import type { Channel, Notification } from './types.js';
 
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export type { OutboxItem } from './outbox-file.js';
 export {
   isSendError,
   type NotifierLogger,
@@ -44,18 +46,6 @@ export {
  * holds its channel. One Outbox per directory: two processes on one state_dir would both
  * send every item.
  */
-
-export interface OutboxItem {
-  /** `${channel}-${sha256(notification.id) prefix}`; also the file name. */
-  id: string;
-  channel: Channel;
-  notification: Notification;
-  /** When it was enqueued (ms since the epoch). */
-  created_at: number;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-}
 
 export interface OutboxOptions {
   /** Usually `${state_dir}/outbox`. */
@@ -207,7 +197,7 @@ export class Outbox {
         lastFailure: null,
       };
       queue.writes += 1;
-      const write = this.#writeEntry(entry, true).then(
+      const write = this.#writeEntry(entry).then(
         () => {
           queue.writes -= 1;
           this.#writing.delete(id);
@@ -385,7 +375,7 @@ export class Outbox {
     this.#reported(item.channel, 'failed');
     if (this.#index.has(item.id)) {
       // Keeps attempts and last_error visible on disk; losing this write loses nothing else.
-      await this.#writeEntry(entry, false).catch((err: unknown) => {
+      await this.#writeEntry(entry).catch((err: unknown) => {
         this.#logger?.error(
           { event: 'outbox_write_failed', item: item.id, error: errorText(err) },
           'outbox: could not record a failed attempt',
@@ -406,7 +396,7 @@ export class Outbox {
     this.#changed();
     try {
       await unlink(this.#path(entry.item.id));
-      await syncDir(this.#dir);
+      await syncDirectory(this.#dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       // The item was delivered; if its file survives, the next start sends it again.
@@ -417,12 +407,8 @@ export class Outbox {
     }
   }
 
-  #writeEntry(entry: Entry, syncDirectory: boolean): Promise<void> {
-    return writeItemFile(
-      this.#dir,
-      { format: FILE_FORMAT, seq: entry.seq, item: entry.item },
-      syncDirectory,
-    );
+  #writeEntry(entry: Entry): Promise<void> {
+    return writeItemFile(this.#dir, { format: FILE_FORMAT, seq: entry.seq, item: entry.item });
   }
 
   /** The metric hooks must not break delivery: a throwing hook is logged and ignored. */

@@ -1,13 +1,13 @@
 /**
- * Alert state on disk: one JSON file under state_dir, replaced atomically (write a
- * temporary file, fsync it, rename it over the old one, fsync the directory), so a crash
- * leaves either the old or the new state, never half of one. A file that does not parse
+ * Alert state on disk: one JSON file under state_dir, replaced with writeFileAtomic, so a
+ * crash leaves either the old or the new state, never half of one. A file that does not parse
  * or does not match the schema is logged and moved aside (`<file>.corrupt-<ms>`); the
  * engine then starts empty instead of refusing to start.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../atomic-file.js';
 import { RULE_METRICS, RULE_OPS, SEVERITIES } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { REASONS } from '../pop3/errors.js';
@@ -37,7 +37,6 @@ export class JsonFileStore<T> implements StateStore<T> {
   readonly #parse: (raw: unknown) => T;
   readonly #logger: StoreLogger | undefined;
   readonly #now: () => number;
-  #seq = 0;
   #saving: Promise<void> = Promise.resolve();
 
   constructor(opts: JsonFileStoreOptions<T>) {
@@ -84,43 +83,9 @@ export class JsonFileStore<T> implements StateStore<T> {
   /** Saves run one after another, so the last call's value is what stays on disk. */
   save(value: T): Promise<void> {
     const text = `${JSON.stringify(value)}\n`;
-    const run = this.#saving.then(() => this.#write(text));
+    const run = this.#saving.then(() => writeFileAtomic(this.path, text));
     this.#saving = run.catch(() => undefined);
     return run;
-  }
-
-  async #write(text: string): Promise<void> {
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true });
-    this.#seq += 1;
-    const tmp = join(dir, `.${basename(this.path)}.tmp-${process.pid}-${this.#seq}`);
-    try {
-      const handle = await open(tmp, 'w', 0o600);
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, this.path);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
-    await syncDirectory(dir);
-  }
-}
-
-/** Makes the rename itself durable; some platforms cannot fsync a directory, which is fine. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // EISDIR/EPERM/EINVAL on platforms without directory fsync.
-  } finally {
-    await handle?.close().catch(() => undefined);
   }
 }
 

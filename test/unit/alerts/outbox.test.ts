@@ -342,7 +342,8 @@ describe('Outbox', () => {
     await first.close();
     const corrupt = fileOf('email', 'bad');
     await writeFile(join(dir, corrupt), '{"format":1,"seq":2,"item":{"id":');
-    await writeFile(join(dir, `${fileOf('email', 'half')}.tmp`), '{"format":1');
+    // What writeFileAtomic leaves when the process dies between its write and its rename.
+    await writeFile(join(dir, `.${fileOf('email', 'half')}.tmp-4242-7`), '{"format":1');
     const logger = recordingLogger();
     const sender = new ScriptedSender('email', clock);
     await openOutbox([sender], { logger });
