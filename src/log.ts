@@ -1,5 +1,7 @@
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 
+import { MASK } from './secret.js';
+
 export type { Logger } from 'pino';
 
 /**
@@ -42,7 +44,7 @@ export function createLogger(options: LogOptions = {}): Logger {
   const config: LoggerOptions = {
     level: resolveLogLevel(options.level ?? process.env.POP3_MONITOR_LOG_LEVEL),
     base: { service: 'pop3-monitor' },
-    redact: { paths: REDACT_PATHS, censor: '***' },
+    redact: { paths: REDACT_PATHS, censor: MASK },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
