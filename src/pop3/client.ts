@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { TlsMode } from '../config/schema.js';
-import type { Phase } from '../probe/result.js';
 import type { Secret } from '../secret.js';
 import {
   type AuthChoice,
@@ -15,6 +14,7 @@ import {
 import { Deadline, type PeerTls, Pop3Connection, type TlsOptions } from './connection.js';
 import { Pop3Error } from './errors.js';
 import type { FramerLimits, Reply } from './framing.js';
+import type { Pop3Phase as Phase } from './phases.js';
 import {
   apopTimestamp,
   type Capabilities,

@@ -5,6 +5,7 @@ import { chooseAuth } from '../pop3/auth.js';
 import { type Command, Pop3Client } from '../pop3/client.js';
 import { Pop3Error } from '../pop3/errors.js';
 import type { Reply } from '../pop3/framing.js';
+import type { Pop3Phase as Phase } from '../pop3/phases.js';
 import {
   type Capabilities,
   messageTimestamp,
@@ -17,7 +18,7 @@ import {
 import type { Secret } from '../secret.js';
 import { CapabilityCache } from './capability-cache.js';
 import { redactSecrets } from './redact.js';
-import type { Phase, ProbeError, ProbeResult } from './result.js';
+import type { ProbeError, ProbeResult } from './result.js';
 import type { TlsSessionStore } from './tls-sessions.js';
 
 export interface ProbeDeps {

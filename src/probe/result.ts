@@ -1,25 +1,9 @@
 import type { Reason } from '../pop3/errors.js';
+import { POP3_PHASES, type Pop3Phase } from '../pop3/phases.js';
 
-/**
- * Phases of a probe, in order. With pipelining several commands leave together; each
- * phase then ends when its own reply arrives (see docs/PHASES.md).
- */
-export const PHASES = [
-  'dns',
-  'connect',
-  'tls',
-  'greeting',
-  'capa',
-  'stls',
-  'auth',
-  'stat',
-  'noop',
-  'uidl',
-  'top',
-  'quit',
-  'total',
-] as const;
-export type Phase = (typeof PHASES)[number];
+/** The phases of a probe result: the POP3 session's, then `total`, the whole probe. */
+export const PHASES = [...POP3_PHASES, 'total'] as const;
+export type Phase = Pop3Phase | 'total';
 
 /** Why a scheduled probe did not run: its previous one still ran, or the gate held it back. */
 export const SKIP_REASONS = ['overlap', 'auth_backoff'] as const;
