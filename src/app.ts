@@ -6,7 +6,7 @@ import { AlertEngine } from './alerts/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { Sender } from './alerts/sender.js';
 import { createAlertStateStore } from './alerts/state-store.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import { configWarnings } from './config/load.js';
 import { sameConfig } from './config/same-config.js';
 import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
@@ -95,7 +95,7 @@ export class App {
   /** The reload in progress (or the last one): the next waits for it. */
   #reloading: Promise<void> = Promise.resolve();
   #starting: Promise<void> | null = null;
-  #saveTimer: NodeJS.Timeout | null = null;
+  #saveTimer: TimerHandle | null = null;
   /** Last known state per mailbox, to log up/down changes once. */
   readonly #status = new Map<string, string>();
 
@@ -291,8 +291,7 @@ export class App {
       logger: this.#log.child({ component: 'http' }),
     });
     this.#scheduler.start();
-    this.#saveTimer = setInterval(() => void this.#saveCache(), CACHE_SAVE_MS);
-    this.#saveTimer.unref();
+    this.#armCacheSave();
     const shard = this.#options.shard ?? config.shard;
     this.#log.info(
       {
@@ -305,6 +304,14 @@ export class App {
       },
       'pop3-monitor started',
     );
+  }
+
+  #armCacheSave(): void {
+    this.#saveTimer = this.#clock.setTimeout(() => {
+      void this.#saveCache();
+      if (this.#stopping === null) this.#armCacheSave();
+    }, CACHE_SAVE_MS);
+    this.#saveTimer.unref?.();
   }
 
   #saveCache(): Promise<void> {
@@ -413,7 +420,7 @@ export class App {
     // A reload half-way through (swapping the outbox) finishes before the outbox closes.
     await this.#reloading;
     this.#log.info({ event: 'stopping' }, 'stopping: waiting for probes in flight');
-    if (this.#saveTimer) clearInterval(this.#saveTimer);
+    if (this.#saveTimer) this.#clock.clearTimeout(this.#saveTimer);
     await this.#scheduler.stop();
     await this.#engine.flush();
     this.#engine.stop();

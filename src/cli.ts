@@ -125,11 +125,11 @@ export async function main(argv: string[]): Promise<number> {
       return probeCommand(config, values.mailbox, values.json ?? false, shard);
     }
     case 'run': {
-      // Parsed here too so a bad --shard is a usage error (exit 2) before anything starts.
-      if (values.shard !== undefined) parseShard(values.shard);
+      // Before the config: a bad --shard is a usage error (exit 2) before anything starts.
+      const shard = values.shard === undefined ? undefined : parseShard(values.shard);
       const config = requireConfig(values.config);
       const { runDaemon } = await import('./daemon.js');
-      return runDaemon(config, { shard: values.shard, version: packageVersion() });
+      return runDaemon(config, { shard, version: packageVersion() });
     }
     case 'demo': {
       const { runDemo } = await import('./demo/demo.js');

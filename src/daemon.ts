@@ -3,12 +3,12 @@ import { App } from './app.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
-import { parseShard } from './shard.js';
+import type { Shard } from './shard.js';
 
 export interface DaemonOptions {
   version: string;
-  /** --shard I/N or auto/N; overrides config.shard. */
-  shard?: string | undefined;
+  /** --shard (parsed by the CLI); overrides config.shard. */
+  shard?: Shard | undefined;
   logger?: Logger;
 }
 
@@ -46,7 +46,7 @@ function endLog(log: Logger): Promise<void> {
  */
 export async function runDaemon(config: Config, options: DaemonOptions): Promise<number> {
   const log = options.logger ?? createLogger();
-  const shard = options.shard ? parseShard(options.shard) : undefined;
+  const shard = options.shard;
   const source = config.source;
   const app = new App(config, {
     version: options.version,

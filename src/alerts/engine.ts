@@ -17,7 +17,7 @@
  *   the email notifier leaves them out itself when send_resolved is off.
  * - Call load() once, before the first observe().
  */
-import type { Clock, TimerHandle } from '../clock.js';
+import { type Clock, type TimerHandle, timerDelay } from '../clock.js';
 import type { AlertingConfig, MailboxConfig, RuleConfig, Severity } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { ProbeResult } from '../probe/result.js';
@@ -58,8 +58,6 @@ export interface AlertEngineOptions {
   maxAlertsPerNotification?: number;
 }
 
-/** Longest timer we arm: setTimeout overflows past 2^31-1 ms; a later repeat is just re-armed. */
-const MAX_TIMER_MS = 6 * 3_600_000;
 export const EMIT_RETRY_MS = 30_000;
 
 export class AlertEngine {
@@ -264,7 +262,8 @@ export class AlertEngine {
   }
 
   #arm(fn: () => void, delayMs: number): TimerHandle {
-    const handle = this.#clock.setTimeout(fn, Math.min(MAX_TIMER_MS, Math.max(0, delayMs)));
+    // A capped delay fires early; tick() finds nothing due yet and arms again.
+    const handle = this.#clock.setTimeout(fn, timerDelay(delayMs));
     handle.unref?.();
     return handle;
   }

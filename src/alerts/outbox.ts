@@ -1,7 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDirectory } from '../atomic-file.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import { type Clock, type TimerHandle, timerDelay } from '../clock.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import {
   FILE_FORMAT,
@@ -66,8 +66,6 @@ export interface OutboxOptions {
 const MAX_ERROR_LENGTH = 1000;
 /** Delivered ids remembered so a repeated enqueue of the same notification is a no-op. */
 const DELIVERED_MEMORY = 1024;
-/** Node's setTimeout limit (2^31 - 1 ms); longer delays would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 interface Entry {
   item: OutboxItem;
@@ -246,7 +244,7 @@ export class Outbox {
       timer = this.#clock.setTimeout(() => {
         timedOut = true;
         resolve();
-      }, clampTimer(timeoutMs));
+      }, timerDelay(timeoutMs));
     });
     const work = Promise.all(
       [...this.#queues.values()].map(async (queue) => {
@@ -282,14 +280,14 @@ export class Outbox {
     for (const queue of this.#queues.values()) this.#clearTimer(queue);
     const sending = [...this.#queues.values()].flatMap((q) => (q.inFlight ? [q.inFlight] : []));
     if (waitMs <= 0 || sending.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     await Promise.race([
       Promise.all(sending.map((p) => p.catch(() => undefined))),
       new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, waitMs);
+        timer = this.#clock.setTimeout(resolve, waitMs);
       }),
     ]);
-    clearTimeout(timer);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
   }
 
   /** Starts the next due item of the channel, or arms a timer for the earliest one. */
@@ -320,7 +318,7 @@ export class Outbox {
         queue.timer = null;
         this.#pump(queue);
       },
-      clampTimer(Math.min(earliest - now, longest)),
+      timerDelay(Math.min(earliest - now, longest)),
     );
     timer.unref?.();
     queue.timer = timer;
@@ -450,10 +448,6 @@ function insertBySeq(entries: Entry[], entry: Entry): void {
   let at = entries.length;
   while (at > 0 && (entries[at - 1] as Entry).seq > entry.seq) at -= 1;
   entries.splice(at, 0, entry);
-}
-
-function clampTimer(ms: number): number {
-  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
 }
 
 function errorText(err: unknown): string {
