@@ -341,7 +341,7 @@ export class App {
   #reloadFailed(message: string): ReloadOutcome {
     this.metrics.recordReload(false, this.#clock.now());
     this.#log.error(
-      { event: 'reload_failed', error: message },
+      { event: 'reload_failed', err: message },
       'config reload rejected; the previous config keeps running',
     );
     return { ok: false, error: message };

@@ -66,10 +66,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     };
     const crash = (kind: string) => (error: unknown) => {
       if (finished) return;
-      log.fatal(
-        { event: kind, error: error instanceof Error ? error.stack : String(error) },
-        'crashed',
-      );
+      log.fatal({ event: kind, err: error }, 'crashed');
       finish(70);
     };
     process.on('uncaughtException', crash('uncaught_exception'));
@@ -88,7 +85,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
       app.stop().then(
         () => finish(0),
         (error: unknown) => {
-          log.error({ event: 'stop_failed', error: String(error) }, 'stop failed');
+          log.error({ event: 'stop_failed', err: error }, 'stop failed');
           finish(1);
         },
       );
@@ -101,17 +98,11 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
       // reload() reports a bad config itself; this catches only the unexpected, which must
       // not become an unhandled rejection (that ends the process).
       app.reload().catch((error: unknown) => {
-        log.error(
-          { event: 'reload_failed', error: error instanceof Error ? error.message : String(error) },
-          'config reload failed',
-        );
+        log.error({ event: 'reload_failed', err: error }, 'config reload failed');
       });
     });
     app.start().catch((error: unknown) => {
-      log.fatal(
-        { event: 'start_failed', error: error instanceof Error ? error.message : String(error) },
-        'could not start',
-      );
+      log.fatal({ event: 'start_failed', err: error }, 'could not start');
       finish(1);
     });
   });

@@ -91,10 +91,7 @@ export class AlertEngine {
     try {
       data = await this.#opts.store.load();
     } catch (err) {
-      this.#opts.logger?.error(
-        { event: 'alert_state_load_failed', error: String(err) },
-        'alert state not loaded',
-      );
+      this.#opts.logger?.error({ event: 'alert_state_load_failed', err }, 'alert state not loaded');
       return;
     }
     if (data === null) return;
@@ -292,7 +289,7 @@ export class AlertEngine {
             await this.#opts.emit(notification);
           } catch (err) {
             this.#opts.logger?.error(
-              { event: 'alert_emit_failed', id: notification.id, error: String(err) },
+              { event: 'alert_emit_failed', id: notification.id, err },
               'notification not handed over; retrying',
             );
             if (!this.#retryTimer && !this.#stopped) {
@@ -323,7 +320,7 @@ export class AlertEngine {
         await store.save(this.#serialize());
       } catch (err) {
         this.#opts.logger?.error(
-          { event: 'alert_state_save_failed', error: String(err) },
+          { event: 'alert_state_save_failed', err },
           'alert state not saved',
         );
       }

@@ -138,7 +138,7 @@ async function quarantine(
       {
         event: 'outbox_corrupt_file',
         file: name,
-        error: err instanceof Error ? err.message : String(err),
+        err,
       },
       'outbox: unreadable item could not be quarantined; ignored',
     );

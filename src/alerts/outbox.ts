@@ -361,7 +361,7 @@ export class Outbox {
       notification: item.notification.id,
       attempts: item.attempts,
       failure: code,
-      error: item.last_error,
+      err: item.last_error,
       retry_in_ms: delay,
     };
     // A permanent failure is never dropped, but it needs a human: error, every time.
@@ -375,7 +375,7 @@ export class Outbox {
       // Keeps attempts and last_error visible on disk; losing this write loses nothing else.
       await this.#writeEntry(entry).catch((err: unknown) => {
         this.#logger?.error(
-          { event: 'outbox_write_failed', item: item.id, error: errorText(err) },
+          { event: 'outbox_write_failed', item: item.id, err },
           'outbox: could not record a failed attempt',
         );
       });
@@ -399,7 +399,7 @@ export class Outbox {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       // The item was delivered; if its file survives, the next start sends it again.
       this.#logger?.error(
-        { event: 'outbox_remove_failed', item: entry.item.id, error: errorText(err) },
+        { event: 'outbox_remove_failed', item: entry.item.id, err },
         'outbox: could not remove a delivered item; it may be sent twice',
       );
     }
@@ -414,10 +414,7 @@ export class Outbox {
     try {
       this.#onChange?.(this.pending());
     } catch (err) {
-      this.#logger?.error(
-        { event: 'outbox_hook_failed', error: errorText(err) },
-        'outbox: onChange threw',
-      );
+      this.#logger?.error({ event: 'outbox_hook_failed', err }, 'outbox: onChange threw');
     }
   }
 
@@ -425,10 +422,7 @@ export class Outbox {
     try {
       this.#onResult?.(channel, result);
     } catch (err) {
-      this.#logger?.error(
-        { event: 'outbox_hook_failed', error: errorText(err) },
-        'outbox: onResult threw',
-      );
+      this.#logger?.error({ event: 'outbox_hook_failed', err }, 'outbox: onResult threw');
     }
   }
 

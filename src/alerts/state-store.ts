@@ -62,7 +62,7 @@ export class JsonFileStore<T> implements StateStore<T> {
       try {
         await rename(this.path, movedTo);
         this.#logger?.warn(
-          { event: 'state_file_corrupt', path: this.path, moved_to: movedTo, error: describe(err) },
+          { event: 'state_file_corrupt', path: this.path, moved_to: movedTo, err },
           'state file is corrupt; moved aside, starting empty',
         );
       } catch (renameErr) {
@@ -71,7 +71,7 @@ export class JsonFileStore<T> implements StateStore<T> {
             event: 'state_file_corrupt',
             path: this.path,
             moved_to: null,
-            error: describe(renameErr),
+            err: renameErr,
           },
           'state file is corrupt and could not be moved aside; it will be overwritten',
         );
@@ -87,10 +87,6 @@ export class JsonFileStore<T> implements StateStore<T> {
     this.#saving = run.catch(() => undefined);
     return run;
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 // ---- the alert engine's file ----

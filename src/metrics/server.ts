@@ -143,7 +143,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return send(req, res, 200, 'ok\n');
     }
     if (auth !== undefined && !authorized(req.headers.authorization, auth)) {
-      log?.debug({ remote: req.socket.remoteAddress, path }, 'http_auth_refused');
+      log?.debug(
+        { event: 'http_auth_refused', remote: req.socket.remoteAddress, path },
+        'request without valid credentials refused',
+      );
       return send(req, res, 401, 'unauthorized\n', { 'WWW-Authenticate': challenges(auth) });
     }
     switch (path) {
@@ -169,7 +172,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         try {
           outcome = await options.reload();
         } catch (err) {
-          log?.error({ err }, 'http_reload_failed');
+          log?.error({ event: 'http_reload_failed', err }, 'POST /-/reload failed');
           return send(req, res, 500, 'reload failed\n');
         }
         if (outcome.ok) return send(req, res, 200, 'reloaded\n');
@@ -215,7 +218,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     req.on('end', () => {
       if (refused) return;
       route(req, res).catch((err: unknown) => {
-        log?.error({ err }, 'http_request_failed');
+        log?.error({ event: 'http_request_failed', err }, 'request failed');
         if (!res.headersSent) send(req, res, 500, 'internal error\n');
         else res.destroy();
       });
@@ -235,9 +238,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       resolve();
     });
   });
-  server.on('error', (err) => log?.error({ err }, 'http_server_error'));
+  server.on('error', (err) => log?.error({ event: 'http_server_error', err }, 'HTTP server error'));
   const bound = server.address() as AddressInfo;
-  log?.info({ host: bound.address, port: bound.port }, 'http_listening');
+  log?.info(
+    { event: 'http_listening', host: bound.address, port: bound.port },
+    'HTTP server listening',
+  );
 
   return {
     address: { host: bound.address, port: bound.port },

@@ -212,7 +212,7 @@ describe('createAlertmanagerSender', () => {
     assert.equal(a.requests.length, 1);
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]?.event, 'alertmanager_post_failed');
-    assert.match(String(warnings[0]?.error), /ECONNREFUSED/);
+    assert.match(String(warnings[0]?.err), /ECONNREFUSED/);
   });
 
   test('400 from every Alertmanager is permanent', async () => {
