@@ -329,19 +329,6 @@ export function evaluateMailbox(
   return { state: next, transitions, changed };
 }
 
-/** `evaluateMailbox` on the whole state (copies the map: prefer evaluateMailbox per probe). */
-export function evaluate(
-  state: EngineState,
-  result: ProbeResult,
-  rules: readonly RuleConfig[],
-  opts: EvaluateOptions,
-): Evaluation<EngineState> {
-  const out = evaluateMailbox(state.get(result.mailbox), result, rules, opts);
-  const next = new Map(state);
-  next.set(result.mailbox, out.state);
-  return { state: next, transitions: out.transitions, changed: out.changed };
-}
-
 /** Repeats of still-firing alerts whose repeat_interval has passed, for a timer that runs while probes are skipped. */
 export function dueRepeats(
   state: EngineState,

@@ -7,7 +7,6 @@ import {
   type EngineState,
   type EvaluateOptions,
   effectiveRules,
-  evaluate,
   evaluateMailbox,
   type MailboxAlertState,
   metricValue,
@@ -394,31 +393,20 @@ describe('state machine', () => {
   });
 });
 
-describe('evaluate, dueRepeats, reconcile on the whole state', () => {
+describe('dueRepeats, reconcile on the whole state', () => {
   const r = rule({ name: 'r', metric: 'messages', op: '>', value: 0 });
+  const firing = (name: string, nowMs: number, rules = [r]) =>
+    evaluateMailbox(undefined, ok(name, { messages: 1 }), rules, {
+      nowMs,
+      repeatIntervalMs: REPEAT,
+    }).state;
 
   function firingState(): EngineState {
-    let state: EngineState = new Map();
-    state = evaluate(state, ok('a', { messages: 1 }), [r], {
-      nowMs: T0,
-      repeatIntervalMs: REPEAT,
-    }).state;
-    state = evaluate(state, ok('b', { messages: 1 }), [r], {
-      nowMs: T0 + MINUTE,
-      repeatIntervalMs: REPEAT,
-    }).state;
-    return state;
+    return new Map([
+      ['a', firing('a', T0)],
+      ['b', firing('b', T0 + MINUTE)],
+    ]);
   }
-
-  test('evaluate leaves the input state untouched', () => {
-    const empty: EngineState = new Map();
-    const out = evaluate(empty, ok('a', { messages: 1 }), [r], {
-      nowMs: T0,
-      repeatIntervalMs: REPEAT,
-    });
-    assert.equal(empty.size, 0);
-    assert.equal(out.state.get('a')?.instances[0]?.state, 'firing');
-  });
 
   test('dueRepeats repeats exactly the alerts whose interval has passed', () => {
     const state = firingState();
@@ -452,11 +440,7 @@ describe('evaluate, dueRepeats, reconcile on the whole state', () => {
 
   test('reconcile drops a pending instance quietly and refreshes a kept rule definition', () => {
     const slow = rule({ name: 'slow', metric: 'messages', op: '>', value: 0, for: 10 * SECOND });
-    let state: EngineState = new Map();
-    state = evaluate(state, ok('a', { messages: 1 }), [r, slow], {
-      nowMs: T0,
-      repeatIntervalMs: REPEAT,
-    }).state;
+    const state: EngineState = new Map([['a', firing('a', T0, [r, slow])]]);
     const critical = { ...r, severity: 'critical' as const, value: 5 };
     const out = reconcile(state, [critical], [{ name: 'a', labels: { team: 'x' } }], T0 + 1);
     assert.deepEqual(out.transitions, []);
