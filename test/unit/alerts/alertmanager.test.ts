@@ -9,7 +9,7 @@ import {
   createAlertmanagerSender,
 } from '../../../src/alerts/alertmanager.js';
 import { SendError } from '../../../src/alerts/outbox.js';
-import { HOUR, MINUTE, notification, snapshot, T0 } from './sample-notifications.js';
+import { HOUR, MINUTE, notification, snapshot, T0 } from '../../fixtures/sample-notifications.js';
 
 interface Captured {
   method: string;

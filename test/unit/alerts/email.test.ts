@@ -18,7 +18,7 @@ import { Outbox, SendError } from '../../../src/alerts/outbox.js';
 import type { SmtpConfig } from '../../../src/config/schema.js';
 import { Secret } from '../../../src/secret.js';
 import { FakeClock } from '../../fixtures/fake-clock.js';
-import { MINUTE, notification, snapshot, T0 } from './sample-notifications.js';
+import { MINUTE, notification, snapshot, T0 } from '../../fixtures/sample-notifications.js';
 import { type SinkOptions, SmtpSink } from './smtp-sink.js';
 
 const FROM = 'pop3-monitor <monitor@example.com>';

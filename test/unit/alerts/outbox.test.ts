@@ -17,7 +17,7 @@ import {
 import { outboxItemId, parseItemFile } from '../../../src/alerts/outbox-file.js';
 import type { Channel, Notification } from '../../../src/alerts/types.js';
 import { FakeClock } from '../../fixtures/fake-clock.js';
-import { notification, T0 } from './sample-notifications.js';
+import { notification, T0 } from '../../fixtures/sample-notifications.js';
 
 type Outcome = 'ok' | 'temporary' | 'permanent' | 'plain-error' | 'hang';
 

@@ -15,7 +15,7 @@ import { parseCapa } from '../../../src/pop3/responses.js';
 import { CapabilityCache } from '../../../src/probe/capability-cache.js';
 import { Secret } from '../../../src/secret.js';
 import { DEFAULT_CAPABILITIES, tlsFixture } from '../../fixtures/fake-pop3-server.js';
-import { mailboxFor, PASSWORD, ServerLedger, USER } from './harness.js';
+import { mailboxFor, PASSWORD, ServerLedger, USER } from '../../fixtures/probe-harness.js';
 
 const ledger = new ServerLedger();
 after(() => ledger.verify());

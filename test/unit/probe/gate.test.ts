@@ -4,6 +4,7 @@ import pino from 'pino';
 import { type GatedMailbox, ProbeGate } from '../../../src/probe/gate.js';
 import type { ProbeResult } from '../../../src/probe/result.js';
 import { FakeClock } from '../../fixtures/fake-clock.js';
+import { failed as failedResult, ok } from '../../fixtures/probe-results.js';
 
 const MINUTE = 60_000;
 
@@ -11,32 +12,8 @@ function mailbox(extra: Partial<GatedMailbox> = {}): GatedMailbox {
   return { name: 'a', schedule: '*/60 * * * * *', auth_failure_backoff: 15 * MINUTE, ...extra };
 }
 
-function result(extra: Partial<ProbeResult> = {}): ProbeResult {
-  return {
-    mailbox: 'a',
-    success: true,
-    messages: 0,
-    size_bytes: 0,
-    phases: { total: 0.01 },
-    capabilities: [],
-    error: null,
-    started_at: 0,
-    uidl_count: null,
-    oldest_message_timestamp: null,
-    tls: null,
-    auth_method: 'USER',
-    login_delay_seconds: null,
-    pipelined: false,
-    ...extra,
-  };
-}
-
-function failed(code: 'auth' | 'timeout'): ProbeResult {
-  return result({
-    success: false,
-    error: { code, message: 'no', response: null, command: 'PASS', phase: 'auth' },
-  });
-}
+const result = (extra: Partial<ProbeResult> = {}) => ok('a', extra);
+const failed = (code: 'auth' | 'timeout') => failedResult('a', code, 'auth');
 
 function setup() {
   const clock = new FakeClock();

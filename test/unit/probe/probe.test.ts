@@ -19,7 +19,7 @@ import {
   ServerLedger,
   startRecordingProxy,
   USER,
-} from './harness.js';
+} from '../../fixtures/probe-harness.js';
 
 const ledger = new ServerLedger();
 after(() => ledger.verify());

@@ -9,6 +9,7 @@ import {
 } from '../../../src/schedule/scheduler.js';
 import { Secret } from '../../../src/secret.js';
 import { GlobalFakeTime } from '../../fixtures/global-fake-time.js';
+import { ok } from '../../fixtures/probe-results.js';
 
 /** 2026-01-01T00:00:00Z: a minute boundary, so slot times read as plain offsets. */
 const T0 = Date.UTC(2026, 0, 1);
@@ -25,26 +26,6 @@ function box(name: string, extra: Partial<TestMailbox> = {}): TestMailbox {
     port: 995,
     schedule: '*/60 * * * * *',
     timeout: 10_000,
-    ...extra,
-  };
-}
-
-function ok(mailbox: string, extra: Partial<ProbeResult> = {}): ProbeResult {
-  return {
-    mailbox,
-    success: true,
-    messages: 0,
-    size_bytes: 0,
-    phases: { total: 0.01 },
-    capabilities: [],
-    error: null,
-    started_at: 0,
-    uidl_count: null,
-    oldest_message_timestamp: null,
-    tls: null,
-    auth_method: 'USER',
-    login_delay_seconds: null,
-    pipelined: false,
     ...extra,
   };
 }
