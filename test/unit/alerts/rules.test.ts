@@ -17,6 +17,7 @@ import {
 import type { AlertSnapshot } from '../../../src/alerts/types.js';
 import type { RuleConfig, RuleOp } from '../../../src/config/schema.js';
 import type { ProbeResult } from '../../../src/probe/result.js';
+import { snapshot } from '../../fixtures/sample-notifications.js';
 import { failed, HOUR, MINUTE, ok, policy, rule, SECOND, T0 } from './helpers.js';
 
 const REPEAT = 4 * HOUR;
@@ -43,24 +44,9 @@ class Run {
   }
 }
 
+/** The backlog alert these tests fire: at T0 the condition holds, 5 minutes later it fires. */
 function firingSnapshot(fields: Partial<AlertSnapshot>): AlertSnapshot {
-  return {
-    rule: 'backlog',
-    mailbox: 'support',
-    severity: 'warning',
-    status: 'firing',
-    metric: 'messages',
-    op: '>',
-    threshold: 100,
-    value: 150,
-    active_since: T0,
-    fired_at: T0 + 5 * MINUTE,
-    resolved_at: null,
-    last_error: null,
-    description: null,
-    labels: {},
-    ...fields,
-  };
+  return snapshot({ value: 150, active_since: T0, fired_at: T0 + 5 * MINUTE, ...fields });
 }
 
 describe('effectiveRules', () => {
