@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { createMetrics } from '../src/metrics/metrics.js';
 import { PHASES } from '../src/probe/result.js';
-import { exampleMailboxConfig } from '../test/fixtures/mailbox-config.js';
+import { mailboxConfig } from './lib/mailboxes.js';
 
 const sizes = process.argv
   .slice(2)
@@ -11,7 +11,16 @@ const sizes = process.argv
   .filter((n) => n > 0);
 for (const n of sizes.length > 0 ? sizes : [1000, 10_000]) {
   const metrics = createMetrics({ version: 'bench' });
-  const boxes = Array.from({ length: n }, (_, i) => exampleMailboxConfig(`mailbox-${i}`));
+  const boxes = Array.from({ length: n }, (_, i) =>
+    mailboxConfig({
+      name: `mailbox-${i}`,
+      host: 'pop.example.com',
+      port: 995,
+      mode: 'implicit',
+      username: `mailbox-${i}@example.com`,
+      password: 'unused',
+    }),
+  );
   metrics.setMailboxes(boxes);
   for (const box of boxes) {
     metrics.recordProbe({

@@ -20,13 +20,13 @@ import { CapabilityCache } from '../src/probe/capability-cache.js';
 import { type ProbeDeps, probeMailbox } from '../src/probe/probe.js';
 import type { ProbeResult } from '../src/probe/result.js';
 import { TlsSessionStore } from '../src/probe/tls-sessions.js';
-import { Scheduler, STARTUP_SPREAD_MS, spreadFraction } from '../src/schedule/scheduler.js';
-import { TEST_CA_PEM } from '../test/fixtures/fake-pop3-server.js';
-import { FLEET_PASSWORD, FLEET_SERVERNAME, fleetUser } from './fleet.js';
+import { Scheduler } from '../src/schedule/scheduler.js';
+import { FLEET_CA_PEM, FLEET_PASSWORD, FLEET_SERVERNAME, fleetUser } from './fleet.js';
 import { machineInfo } from './lib/machine.js';
 import { mailboxConfig } from './lib/mailboxes.js';
 import { runMain } from './lib/main.js';
 import { REPO_DIR, startFleetChild } from './lib/processes.js';
+import { plannedSlot, SCHEDULE, slotsDue, startupTick } from './lib/schedule-plan.js';
 import { fmt, markdownTable, mean, quantile, verdictAtMost, verdictBelow } from './lib/stats.js';
 
 export interface ScaleOptions {
@@ -44,9 +44,6 @@ export interface ScaleOptions {
   scrapeEveryS: number;
   log?: (line: string) => void;
 }
-
-export const SCHEDULE = '*/60 * * * * *';
-const INTERVAL_MS = 60_000;
 
 export const DEFAULT_SCALE_OPTIONS: Omit<ScaleOptions, 'mailboxes'> = {
   durationS: 160,
@@ -122,35 +119,6 @@ export interface ScaleReport {
   durationS: number;
 }
 
-// The scheduler's plan (src/schedule/scheduler.ts) for `*/60`, written out as the
-// oracle the run is measured against: a tick at each whole minute m (node-cron, the
-// machine's time zone, whole minutes in every zone this runs in) + floor(fraction × 60 s);
-// the start-up tick at start + floor(fraction × 10 s); ticks earlier than the start-up
-// tick + 30 s dropped.
-
-/** The start-up tick of a mailbox whose scheduler started at `startNow`. */
-function startupTick(name: string, startNow: number): number {
-  return startNow + Math.floor(spreadFraction(name) * Math.min(INTERVAL_MS, STARTUP_SPREAD_MS));
-}
-
-/** The fire time the scheduler planned for a regular slot that started at `startedAt`. */
-export function plannedSlot(name: string, startedAt: number): number {
-  const offset = Math.floor(spreadFraction(name) * INTERVAL_MS);
-  return offset + INTERVAL_MS * Math.floor((startedAt - offset) / INTERVAL_MS);
-}
-
-/** The regular slots of a mailbox due in [from, to). */
-export function slotsDue(name: string, startNow: number, from: number, to: number): number {
-  const offset = Math.floor(spreadFraction(name) * INTERVAL_MS);
-  const notBefore = startupTick(name, startNow) + INTERVAL_MS / 2;
-  let due = 0;
-  for (let match = (Math.floor(startNow / INTERVAL_MS) + 1) * INTERVAL_MS; ; match += INTERVAL_MS) {
-    const at = match + offset;
-    if (at >= to) return due;
-    if (at >= from && at >= notBefore) due += 1;
-  }
-}
-
 export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const startedAt = new Date().toISOString();
@@ -164,7 +132,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
     users: options.mailboxes,
     tls: options.tls,
   });
-  const caPem = TEST_CA_PEM.toString('utf8');
+  const caPem = FLEET_CA_PEM;
   const mailboxes: MailboxConfig[] = Array.from({ length: options.mailboxes }, (_, i) => {
     const server = fleet.servers[i % fleet.servers.length] as { host: string; port: number };
     const mailbox = mailboxConfig({
