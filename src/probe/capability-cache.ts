@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-file.js';
 import { type Capabilities, parseCapa } from '../pop3/responses.js';
+import { setNewest } from './bounded-map.js';
 
 /**
  * What a server announced in CAPA (RFC 2449), remembered between probes so a probe
@@ -72,13 +73,8 @@ export class CapabilityCache {
       existing.before.join('\n') === before.lines.join('\n') &&
       (existing.after?.join('\n') ?? null) === (after?.lines.join('\n') ?? null);
     if (same && this.#now() - existing.at < this.#ttl / 2) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, { before: before.lines, after: after?.lines ?? null, at: this.#now() });
-    while (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
+    const entry = { before: before.lines, after: after?.lines ?? null, at: this.#now() };
+    setNewest(this.#entries, key, entry, this.#max);
     this.#dirty = true;
   }
 
