@@ -53,13 +53,11 @@ export function maskSecrets(
   text: string,
   secrets: readonly (Secret | string | undefined)[],
 ): string {
-  const values = secrets.flatMap((s) => {
-    const value = s instanceof Secret ? s.reveal() : s;
-    return value !== undefined && value.length >= MIN_MASKED_LENGTH ? [value] : [];
-  });
-  if (values.length === 0) return text;
-  const needles = values.map((value) => Buffer.from(value, 'utf8'));
-  // Whole base64 runs first, so an echoed SASL blob is masked as one piece.
+  const values = secrets
+    .map((s) => (s instanceof Secret ? s.reveal() : s))
+    .filter((value): value is string => value !== undefined && value.length >= MIN_MASKED_LENGTH);
+  const needles = values.map((value) => Buffer.from(value));
+  // Base64 runs first (base64(secret) itself is one), so an echoed blob is masked whole.
   let out = text.replace(BASE64_RUN, (run) => {
     for (let skip = 0; skip < 4; skip++) {
       const decoded = Buffer.from(run.slice(skip), 'base64');
@@ -67,9 +65,6 @@ export function maskSecrets(
     }
     return run;
   });
-  for (const value of values) {
-    const b64 = Buffer.from(value, 'utf8').toString('base64').replace(/=+$/, '');
-    out = out.split(value).join(MASK).split(b64).join(MASK);
-  }
+  for (const value of values) out = out.split(value).join(MASK);
   return out;
 }

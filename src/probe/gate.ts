@@ -18,8 +18,8 @@ export interface ProbeGateOptions {
 }
 
 interface GateState {
-  authFailedAt: number | null;
-  loginDelayWarned: boolean;
+  authFailedAt?: number | undefined;
+  loginDelayWarned?: boolean;
 }
 
 /**
@@ -46,8 +46,8 @@ export class ProbeGate {
 
   /** Why a scheduled probe of `mailbox` should not run now; null: let it run. */
   admit(mailbox: GatedMailbox): SkipReason | null {
-    const failedAt = this.#states.get(mailbox)?.authFailedAt ?? null;
-    if (failedAt === null) return null;
+    const failedAt = this.#states.get(mailbox)?.authFailedAt;
+    if (failedAt === undefined) return null;
     return this.#options.clock.now() - failedAt < mailbox.auth_failure_backoff
       ? 'auth_backoff'
       : null;
@@ -55,11 +55,8 @@ export class ProbeGate {
 
   /** Learns from the result of a probe that ran with `mailbox`. */
   observe(mailbox: GatedMailbox, result: ProbeResult): void {
-    let state = this.#states.get(mailbox);
-    if (state === undefined) {
-      state = { authFailedAt: null, loginDelayWarned: false };
-      this.#states.set(mailbox, state);
-    }
+    const state = this.#states.get(mailbox) ?? {};
+    this.#states.set(mailbox, state);
     if (result.error?.code === 'auth') {
       state.authFailedAt = this.#options.clock.now();
       if (mailbox.auth_failure_backoff > 0) {
@@ -73,7 +70,7 @@ export class ProbeGate {
         );
       }
     } else if (result.success) {
-      state.authFailedAt = null;
+      state.authFailedAt = undefined;
     }
     const delay = result.login_delay_seconds;
     if (delay === null || state.loginDelayWarned) return;

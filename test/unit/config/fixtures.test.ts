@@ -93,6 +93,7 @@ const VALID: Record<string, (config: Config) => void> = {
   'env-default-and-escape.yaml': (c) => {
     const m = c.mailboxes[0];
     assert.deepEqual([m?.host, m?.username], ['pop.example.com', 'support']);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: $${ gives this literal text.
     assert.equal(m?.password?.reveal(), '${SUPPORT_PASSWORD}');
   },
   'full.yaml': (c) => {

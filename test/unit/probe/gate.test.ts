@@ -44,8 +44,8 @@ describe('ProbeGate auth backoff', () => {
     await h.clock.advance(1);
     assert.equal(h.gate.admit(m), null);
     assert.deepEqual(
-      h.events('auth_backoff').map((e) => [e['mailbox'], e['backoff_ms'], e['level']]),
-      [['a', 15 * MINUTE, 40]],
+      h.events('auth_backoff').map((e) => [e['mailbox'], e['backoff_ms'], e['level'], e['msg']]),
+      [['a', 15 * MINUTE, 40, 'login refused: scheduled probes wait for the backoff']],
     );
   });
 
@@ -116,8 +116,22 @@ describe('ProbeGate LOGIN-DELAY', () => {
     assert.deepEqual(
       h
         .events('login_delay_exceeds_interval')
-        .map((w) => [w['mailbox'], w['login_delay_seconds'], w['interval_seconds'], w['level']]),
-      [['strict', 61, 60, 40]],
+        .map((w) => [
+          w['mailbox'],
+          w['login_delay_seconds'],
+          w['interval_seconds'],
+          w['level'],
+          w['msg'],
+        ]),
+      [
+        [
+          'strict',
+          61,
+          60,
+          40,
+          'the server asks for longer between logins than the schedule leaves',
+        ],
+      ],
     );
     h.gate.observe(mailbox({ name: 'strict' }), result({ login_delay_seconds: 61 }));
     assert.equal(h.events('login_delay_exceeds_interval').length, 2, 'a new config warns again');
