@@ -30,7 +30,8 @@ Environment:
   POP3_MONITOR_CONFIG      config file when --config is not given
   POP3_MONITOR_LOG_LEVEL   fatal|error|warn|info|debug|trace (default info)
 
-Exit status: 0 success, 1 a probe failed, 2 bad config or usage.`;
+Exit status: 0 success; 1 a probe failed (probe) or the daemon could not start (run);
+2 bad config or usage; 70 the daemon crashed (run).`;
 
 export function packageVersion(): string {
   try {

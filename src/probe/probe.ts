@@ -276,7 +276,7 @@ export async function probeMailbox(
     if (capsLearned) deps.capabilityCache?.set(cacheKey, capsLearned.before, capsLearned.after);
   } catch (error) {
     result.error = toProbeError(error, client.currentPhase);
-    // The read-only promise (INTERFACE.md): a session that logged in ends with QUIT, also
+    // The read-only promise (README): a session that logged in ends with QUIT, also
     // when the probe failed after the login (a malformed STAT, [SYS/TEMP] to UIDL). A dead
     // connection makes this a no-op; the reads stay bounded by the deadline.
     if (client.state === 'transaction') await client.quit().catch(() => null);
