@@ -298,11 +298,9 @@ export function evaluateMailbox(
     labels: opts.labels ?? base.labels,
     instances: [],
   };
-  let changed =
-    prev === undefined ||
-    counters.consecutive_failures !== base.consecutive_failures ||
-    counters.consecutive_login_failures !== base.consecutive_login_failures ||
-    (lastError?.code ?? null) !== (base.last_error?.code ?? null);
+  // Every failure moves the failure counter and every first success resets it; the login
+  // counter and the last error move only with it.
+  let changed = prev === undefined || counters.consecutive_failures !== base.consecutive_failures;
   const transitions: Transition[] = [];
   const seen = new Set<string>();
   for (const rule of rules) {

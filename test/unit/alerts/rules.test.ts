@@ -7,6 +7,7 @@ import {
   type EngineState,
   type EvaluateOptions,
   effectiveRules,
+  emptyMailboxState,
   evaluateMailbox,
   type MailboxAlertState,
   metricValue,
@@ -56,7 +57,15 @@ describe('effectiveRules', () => {
       rules.map((r) => r.name),
       ['backlog', 'login_failed', 'unreachable'],
     );
-    assert.deepEqual(rules[1], BUILTIN_RULES.login_failed);
+    assert.deepEqual(rules[1], {
+      name: 'login_failed',
+      metric: 'consecutive_login_failures',
+      op: '>=',
+      value: 1,
+      for: 0,
+      severity: 'critical',
+      description: 'The server refused the credentials (authentication failed).',
+    });
     assert.deepEqual(rules[2], {
       name: 'unreachable',
       metric: 'consecutive_failures',
@@ -66,6 +75,19 @@ describe('effectiveRules', () => {
       severity: 'critical',
       description: 'The last 3 or more probes of the mailbox failed.',
     });
+  });
+
+  test('the first user rule of a name wins', () => {
+    const second = { ...backlog, value: 5 };
+    assert.deepEqual(
+      effectiveRules(
+        policy({
+          rules: [backlog, second],
+          builtin_rules: { login_failed: false, unreachable: false },
+        }),
+      ),
+      [backlog],
+    );
   });
 
   test('a built-in turned off is left out', () => {
@@ -188,10 +210,13 @@ describe('nextCounters', () => {
 
   test('IN-USE and failures after login reset the login count (the credentials were accepted)', () => {
     assert.equal(nextCounters(prev, failed('m', 'in_use', 'auth')).consecutive_login_failures, 0);
-    assert.equal(
-      nextCounters(prev, failed('m', 'server_temp', 'stat')).consecutive_login_failures,
-      0,
-    );
+    for (const phase of ['stat', 'noop', 'uidl', 'top', 'quit'] as const) {
+      assert.equal(
+        nextCounters(prev, failed('m', 'server_temp', phase)).consecutive_login_failures,
+        0,
+        phase,
+      );
+    }
   });
 
   test('a success resets both', () => {
@@ -379,6 +404,68 @@ describe('state machine', () => {
   });
 });
 
+describe('evaluateMailbox: when the state changed (the engine saves it only then)', () => {
+  const pendingFor = rule({
+    name: 'slow',
+    metric: 'messages',
+    op: '>',
+    value: 0,
+    for: 10 * MINUTE,
+  });
+  const oldest = rule({ name: 'old', metric: 'oldest_message_age_seconds', op: '>', value: 60 });
+
+  test('a new mailbox is a change; the same success again with nothing active is not', () => {
+    const run = new Run([]);
+    assert.equal(run.at(T0, ok('a')).changed, true);
+    assert.equal(run.at(T0 + MINUTE, ok('a')).changed, false);
+  });
+
+  test('every failure is a change (the failure counter moves), also the same one again', () => {
+    const run = new Run([]);
+    run.at(T0, ok('a'));
+    assert.equal(run.at(T0 + MINUTE, failed('a', 'timeout', 'connect')).changed, true);
+    assert.equal(run.at(T0 + 2 * MINUTE, failed('a', 'timeout', 'connect')).changed, true);
+    assert.equal(run.at(T0 + 3 * MINUTE, ok('a')).changed, true);
+  });
+
+  test('an instance that starts, fires, stays pending or goes back quietly decides it alone', () => {
+    const run = new Run([pendingFor]);
+    run.at(T0, ok('a'));
+    const started = run.at(T0 + MINUTE, ok('a', { messages: 1 }));
+    assert.deepEqual([started.changed, run.record('slow')?.state], [true, 'pending']);
+    assert.equal(run.at(T0 + 2 * MINUTE, ok('a', { messages: 1 })).changed, false, 'still pending');
+    const fired = run.at(T0 + 11 * MINUTE, ok('a', { messages: 1 }));
+    assert.deepEqual([fired.changed, fired.transitions.length], [true, 1]);
+    const quiet = new Run([pendingFor]);
+    quiet.at(T0, ok('a', { messages: 1 }));
+    const back = quiet.at(T0 + MINUTE, ok('a', { messages: 0 }));
+    assert.deepEqual([back.changed, back.transitions, quiet.record('slow')], [true, [], undefined]);
+  });
+
+  test('NO DATA for a rule never active creates no instance and changes nothing', () => {
+    const run = new Run([oldest]);
+    run.at(T0, ok('a'));
+    const out = run.at(T0 + MINUTE, ok('a', { oldest_message_timestamp: null }));
+    assert.deepEqual([out.changed, out.state.instances], [false, []]);
+  });
+
+  test('takes the labels it is given, and keeps instances of rules it was not given', () => {
+    const run = new Run([pendingFor], { labels: { team: 'x' } });
+    run.at(T0, ok('a', { messages: 1 }));
+    assert.deepEqual(run.state?.labels, { team: 'x' });
+    const other = evaluateMailbox(run.state, ok('a', { messages: 1 }), [], {
+      nowMs: T0 + MINUTE,
+      repeatIntervalMs: REPEAT,
+      labels: { team: 'y' },
+    });
+    assert.deepEqual(other.state.labels, { team: 'y' });
+    assert.deepEqual(
+      other.state.instances.map((i) => [i.rule, i.state]),
+      [['slow', 'pending']],
+    );
+  });
+});
+
 describe('dueRepeats, reconcile on the whole state', () => {
   const r = rule({ name: 'r', metric: 'messages', op: '>', value: 0 });
   const firing = (name: string, nowMs: number, rules = [r]) =>
@@ -400,14 +487,63 @@ describe('dueRepeats, reconcile on the whole state', () => {
     const none = dueRepeats(state, T0 + REPEAT - 1, REPEAT);
     assert.deepEqual(none.transitions, []);
     assert.equal(none.state, state);
+    assert.equal(none.changed, false);
     const one = dueRepeats(state, T0 + REPEAT, REPEAT);
     assert.deepEqual(
       one.transitions.map((t) => [t.kind, t.snapshot.mailbox]),
       [['repeat', 'a']],
     );
+    assert.equal(one.changed, true);
     assert.equal(one.state.get('a')?.instances[0]?.last_notified_at, T0 + REPEAT);
     assert.equal(state.get('a')?.instances[0]?.last_notified_at, T0);
     assert.equal(nextRepeatAt(one.state, REPEAT), T0 + MINUTE + REPEAT);
+  });
+
+  test('dueRepeats and nextRepeatAt leave a pending instance alone', () => {
+    const slow = rule({ name: 'slow', metric: 'messages', op: '>', value: 0, for: 10 * SECOND });
+    const both: EngineState = new Map([['a', firing('a', T0, [r, slow])]]);
+    const out = dueRepeats(both, T0 + REPEAT, REPEAT);
+    assert.deepEqual(
+      out.transitions.map((t) => [t.kind, t.snapshot.rule]),
+      [['repeat', 'r']],
+    );
+    assert.deepEqual(
+      out.state.get('a')?.instances.map((i) => [i.rule, i.state, i.last_notified_at]),
+      [
+        ['r', 'firing', T0 + REPEAT],
+        ['slow', 'pending', null],
+      ],
+    );
+    const onlyPending: EngineState = new Map([['a', firing('a', T0, [slow])]]);
+    assert.equal(nextRepeatAt(onlyPending, REPEAT), null);
+  });
+
+  test('reconcile with nothing to change changes nothing; the first rule of a name wins', () => {
+    const state = firingState();
+    const same = reconcile(
+      state,
+      [r],
+      [
+        { name: 'a', labels: {} },
+        { name: 'b', labels: {} },
+      ],
+      T0,
+    );
+    assert.deepEqual([same.changed, same.transitions], [false, []]);
+    const critical = { ...r, severity: 'critical' as const };
+    const out = reconcile(state, [critical, r], [{ name: 'a', labels: {} }], T0);
+    assert.equal(out.state.get('a')?.instances[0]?.severity, 'critical');
+  });
+
+  test('reconcile reports a removed instance, and a removed mailbox alone, as a change', () => {
+    const state = firingState();
+    const both = [
+      { name: 'a', labels: {} },
+      { name: 'b', labels: {} },
+    ];
+    assert.equal(reconcile(state, [], both, T0).changed, true, 'instances removed');
+    const pendingOnly: EngineState = new Map([['a', emptyMailboxState('a')]]);
+    assert.equal(reconcile(pendingOnly, [r], [], T0).changed, true, 'mailbox removed');
   });
 
   test('reconcile resolves firing instances of a removed rule and drops removed mailboxes', () => {
