@@ -17,6 +17,17 @@ function fromText(value: unknown, kind: 'number' | 'boolean'): unknown {
 const num = <T extends z.ZodType>(schema: T) => z.preprocess((v) => fromText(v, 'number'), schema);
 const bool = () => z.preprocess((v) => fromText(v, 'boolean'), z.boolean());
 
+/**
+ * `pipelining:` true (within a state, the default), false (never), or full (also across
+ * the login; src/pop3/client.ts says why that is not the default).
+ */
+export type Pipelining = boolean | 'full';
+const pipelining = () =>
+  z.preprocess(
+    (v) => fromText(v, 'boolean'),
+    z.union([z.boolean(), z.literal('full')], { error: 'expected true, false or full' }),
+  );
+
 // Messages never echo the value: it may have come from an environment variable, and
 // the field path already tells the user where to look.
 const DURATION_MESSAGE = 'expected a duration such as 10s, 5m or 4h';
@@ -105,7 +116,7 @@ export const mailboxSettingsShape = {
   tls_servername: z.string().min(1, 'must not be empty'),
   auth: z.enum(AUTH_METHODS),
   top_lines: num(z.number().int().min(0, 'expected 0 or more').max(1000, 'expected at most 1000')),
-  pipelining: bool(),
+  pipelining: pipelining(),
   auth_failure_backoff: durationMs,
   labels: z.record(labelName, z.string().max(256, 'label values are at most 256 characters')),
 };
@@ -133,7 +144,7 @@ export const mailboxSchema = z.strictObject({
   tls_servername: mailboxSettingsShape.tls_servername.optional(),
   auth: z.enum(AUTH_METHODS).default('auto'),
   top_lines: mailboxSettingsShape.top_lines.default(0),
-  pipelining: bool().default(true),
+  pipelining: pipelining().default(true),
   auth_failure_backoff: durationMs.default(15 * 60_000),
   labels: mailboxSettingsShape.labels.default({}),
 });
@@ -278,7 +289,7 @@ export interface MailboxConfig {
   tls_servername: string | undefined;
   auth: AuthMethod;
   top_lines: number;
-  pipelining: boolean;
+  pipelining: Pipelining;
   /** ms */
   auth_failure_backoff: number;
   labels: Record<string, string>;

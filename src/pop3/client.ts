@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { TlsMode } from '../config/schema.js';
+import type { Pipelining, TlsMode } from '../config/schema.js';
 import type { Phase } from '../probe/result.js';
 import type { Secret } from '../secret.js';
 import {
@@ -32,8 +32,17 @@ export interface Pop3ClientOptions {
   timeoutMs: number;
   /** Upper bound for any single wait (one phase), ms; defaults to the whole deadline. */
   phaseTimeoutMs?: number;
-  /** Pipeline commands when the server announces PIPELINING (RFC 2449 §6.6). */
-  pipelining?: boolean;
+  /**
+   * How far commands are pipelined when the server announces PIPELINING (RFC 2449 §6.6).
+   * `true` (the default): commands of one state leave together (USER with PASS; STAT..QUIT
+   * once the login's reply arrived), never across the change from AUTHORIZATION to
+   * TRANSACTION (RFC 2920 §3.1's rule for SMTP: a command that changes the state ends a
+   * group). Servers that hand the session to another process after the login (Courier) or
+   * read the login apart (Cyrus after AUTH with an initial response) drop whatever was sent
+   * behind it. `'full'`: the transaction also leaves in the login's write, one round trip
+   * less, for servers known to keep it (Dovecot). `false`: one command at a time.
+   */
+  pipelining?: Pipelining;
   limits?: Partial<FramerLimits>;
 }
 
@@ -126,7 +135,12 @@ export class Pop3Client {
   }
 
   get canPipeline(): boolean {
-    return (this.#options.pipelining ?? true) && (this.capabilities?.pipelining ?? false);
+    return (this.#options.pipelining ?? true) !== false && (this.capabilities?.pipelining ?? false);
+  }
+
+  /** Whether the transaction may leave in the same write as the login (`pipelining: full`). */
+  get canPipelineAcrossLogin(): boolean {
+    return this.#options.pipelining === 'full' && this.canPipeline;
   }
 
   /** CAPA (RFC 2449 §5); a server without CAPA gets empty capabilities, not an error. */
@@ -240,9 +254,10 @@ export class Pop3Client {
   }
 
   /**
-   * Logs in with the chosen method. `then` commands (the transaction) are sent in the
-   * same write as USER/PASS or AUTH PLAIN with an initial response when pipelining is
-   * possible; their replies are returned (empty when they were not sent).
+   * Logs in with the chosen method. USER and PASS leave in one write when the server
+   * pipelines (both belong to the AUTHORIZATION state). `then` commands (the transaction)
+   * are sent in the same write as USER/PASS or AUTH PLAIN with an initial response only
+   * with `pipelining: full`; their replies are returned (empty when they were not sent).
    */
   async login(
     method: AuthChoice,
@@ -251,13 +266,13 @@ export class Pop3Client {
     then: Command[] = [],
   ): Promise<Reply[]> {
     const pipeline = this.canPipeline;
+    const tail = this.canPipelineAcrossLogin ? then : [];
     switch (method) {
       case 'user': {
         const commands: Command[] = [
           { line: `USER ${username}`, name: 'USER', multiline: false, phase: 'auth' },
           { line: `PASS ${secret.reveal()}`, name: 'PASS', multiline: false, phase: 'auth' },
         ];
-        const tail = pipeline ? then : [];
         const replies = await this.exchange([...commands, ...tail], pipeline, true);
         this.#checkAuth(replies[0], 'USER');
         this.#checkAuth(replies[1], 'PASS');
@@ -283,7 +298,6 @@ export class Pop3Client {
       case 'plain': {
         const response = saslPlain(username, secret.reveal());
         if (fitsInitialResponse('PLAIN', response)) {
-          const tail = pipeline ? then : [];
           const commands: Command[] = [
             {
               line: `AUTH PLAIN ${encodeInitialResponse(response)}`,
@@ -293,7 +307,7 @@ export class Pop3Client {
             },
             ...tail,
           ];
-          const replies = await this.exchange(commands, pipeline, true);
+          const replies = await this.exchange(commands, tail.length > 0, true);
           this.#checkAuth(replies[0], 'AUTH PLAIN');
           this.state = 'transaction';
           return replies.slice(1);

@@ -132,7 +132,7 @@ describe('maskedConfig', () => {
           tls_servername: 'mail.example.com',
           auth: 'auto',
           top_lines: 2,
-          pipelining: false,
+          pipelining: 'full',
           auth_failure_backoff: '1h',
           labels: { env: 'prod', team: 'support' },
         },

@@ -223,10 +223,30 @@ describe('Pop3Client: login methods', { timeout: 15_000 }, () => {
 });
 
 describe('Pop3Client: pipelining (RFC 2449 §6.6)', { timeout: 15_000 }, () => {
-  it('sends the login and the transaction in one write and returns their replies', async (t) => {
+  it('by default USER and PASS share a write, the transaction waits for the login reply', async (t) => {
     const server = await ledger.start(t);
     const proxy = await startRecordingProxy(t, server.port);
     const client = await ready(t, proxy);
+    assert.equal(client.canPipelineAcrossLogin, false);
+    const early = await client.login('user', USER, new Secret(PASSWORD), TRANSACTION);
+    assert.deepEqual(early, [], 'nothing is sent behind the login');
+    assert.equal(client.state, 'transaction');
+    const tx = await client.exchange(TRANSACTION, client.canPipeline);
+    assert.deepEqual(
+      tx.map((r) => r.status),
+      [STAT_REPLY, '+OK', '+OK fake POP3 server signing off (2 messages left)'],
+    );
+    client.markQuit();
+    assert.deepEqual(proxy.chunks, [
+      ['CAPA\r\n', `USER ${USER}\r\nPASS ${PASSWORD}\r\n`, 'STAT\r\nNOOP\r\nQUIT\r\n'],
+    ]);
+  });
+
+  it('pipelining: full sends the login and the transaction in one write and returns their replies', async (t) => {
+    const server = await ledger.start(t);
+    const proxy = await startRecordingProxy(t, server.port);
+    const client = await ready(t, proxy, { pipelining: 'full' });
+    assert.equal(client.canPipelineAcrossLogin, true);
     const replies = await client.login('user', USER, new Secret(PASSWORD), TRANSACTION);
     assert.equal(client.pipelined, true);
     assert.deepEqual(
