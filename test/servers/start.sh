@@ -3,6 +3,8 @@
 # all state under $POP3_TEST_SERVERS_DIR (default /tmp/pop3-monitor-servers):
 #   Dovecot 2.3  pop3 127.0.0.1:10110 (STLS)   pop3s 127.0.0.1:10995 (implicit TLS)
 #   Postfix 3.7  smtp 127.0.0.1:10025 (no auth) submission 127.0.0.1:10587 (STARTTLS + AUTH)
+#   Courier 1.0  pop3 127.0.0.1:11110 (STLS)   pop3s 127.0.0.1:11995   (courier.sh)
+#   Cyrus 3.6    pop3 127.0.0.1:12110 (STLS)   pop3s 127.0.0.1:12995   (cyrus.sh)
 # Every run stops the previous instance and rebuilds config, certificates and mailboxes
 # from scratch, so each test run starts from the same fixture state.
 # test/servers/env.ts mirrors the ports, users and paths; keep them in step.
@@ -28,7 +30,8 @@ stop_on_failure() {
   [ "$status" -eq 0 ] || bash "$SERVERS_SRC/stop.sh" >/dev/null 2>&1 || true
 }
 trap stop_on_failure EXIT
-for port in "$POP3_PORT" "$POP3S_PORT" "$SMTP_PORT" "$SUBMISSION_PORT"; do
+for port in "$POP3_PORT" "$POP3S_PORT" "$SMTP_PORT" "$SUBMISSION_PORT" \
+  "$COURIER_POP3_PORT" "$COURIER_POP3S_PORT" "$CYRUS_POP3_PORT" "$CYRUS_POP3S_PORT"; do
   if port_open "$port"; then
     die "$HOST:$port is already in use by a process start.sh did not start: $(ss -ltnpH "sport = :$port" 2>/dev/null | head -n 1)"
   fi
@@ -101,9 +104,8 @@ done
 # the message's Date:. Dovecot assigns UIDs to a new maildir's files in the order of that
 # timestamp (maildir_time_cmp), so message 1 is always the oldest.
 deliver_fixture() {
-  local user="$1" file="$2" date epoch
-  date="$(sed -n 's/^Date: //p' "$file" | head -n 1 | tr -d '\r')"
-  epoch="$(date -u -d "$date" +%s)" || die "bad Date: in $file"
+  local user="$1" file="$2" epoch
+  epoch="$(fixture_epoch "$file")"
   cp "$file" "$MAIL/$user/Maildir/cur/$epoch.M0P0.fixture:2,"
   touch -d "@$epoch" "$MAIL/$user/Maildir/cur/$epoch.M0P0.fixture:2,"
 }
@@ -355,3 +357,7 @@ if [ -f "$postfix_files" ]; then
   start_mode=quick
 fi
 postfix_start "$start_mode"
+
+# --- Courier and Cyrus (unpacked packages, see packages.sh) ------------------------------
+bash "$SERVERS_SRC/courier.sh" start 9>&-
+bash "$SERVERS_SRC/cyrus.sh" start 9>&-
