@@ -247,7 +247,7 @@ export function describeInterop(server: InteropServer, extra: () => void = () =>
       const result = await probeMailbox(
         interopMailbox(server, 'alice', TRANSPORTS[0] as Transport, {
           pipelining: 'full',
-          timeout: 2_000,
+          timeout: 3_000,
         }),
       );
       assert.equal(result.success, false);
