@@ -47,7 +47,11 @@ export interface TokenSourceOptions {
 export const FAILURE_HOLD_MS = 15_000;
 
 interface RefreshState {
-  /** The refresh token as the config had it last (the file's content at load time). */
+  /**
+   * The refresh token as the config has it (the file's content when it was loaded). Only a
+   * different value there (a reload after the user replaced the file) replaces `current`;
+   * a reload that reads back the rotated token we wrote is the same as `current`.
+   */
   fromConfig: string;
   /** The one to use: a rotated one replaces fromConfig until the config changes. */
   current: Secret;
@@ -198,8 +202,6 @@ export class TokenSource implements TokenProvider {
         `the rotated refresh token could not be written to ${file}: ${describeReadError(error)}`,
       );
     }
-    // The file holds it now: a reload that reads it back is no change.
-    if (state) state.fromConfig = next.reveal();
     this.#log?.info(
       { event: 'oauth_refresh_token_rotated', file },
       'rotated refresh token written back',

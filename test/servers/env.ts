@@ -62,6 +62,12 @@ export const OAUTH = {
   app: { clientId: 'monitor-app', clientSecret: 'monitor-app-secret-1' },
   /** refresh_token, client_secret_basic, rotated refresh tokens (like a Google client). */
   user: { clientId: 'monitor-user', clientSecret: 'monitor-user-secret-1' },
+  /**
+   * Clients of the secrets canary test: like app and user, but their secrets and every
+   * token the server issues to them contain "CANARY".
+   */
+  canaryApp: { clientId: 'canary-app', clientSecret: 'CANARY-oauth-client-secret-3e1f' },
+  canaryUser: { clientId: 'canary-user', clientSecret: 'CANARY-oauth-user-secret-8a2d' },
   /** Dovecot's own client, for token introspection (RFC 7662). */
   dovecot: { clientId: 'dovecot', clientSecret: 'dovecot-introspect-1' },
   /** Mailboxes that accept only XOAUTH2 / OAUTHBEARER with a token of this server. */

@@ -13,8 +13,8 @@
  *
  * Test-only routes, under /test/ (no client auth; loopback only):
  *   GET  /test/stats          {"token_requests":{"client_credentials":n,"refresh_token":n}}
- *   POST /test/refresh-token  ?account=NAME → {"refresh_token":"..."} (a fresh grant, as
- *                             after a user's consent)
+ *   POST /test/refresh-token  ?account=NAME[&client=canary] → {"refresh_token":"..."} (a
+ *                             fresh grant, as after a user's consent)
  * Revocation is the server's own endpoint (/token/revocation, RFC 7009).
  *
  * Usage: node --import tsx test/servers/oauth-server.ts PORT PIDFILE
@@ -48,6 +48,26 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic',
       scope: `offline_access ${OAUTH.scope}`,
     },
+    // The secrets canary test's clients: their secrets and every token issued to them
+    // contain "CANARY", so a leak anywhere shows.
+    {
+      client_id: OAUTH.canaryApp.clientId,
+      client_secret: OAUTH.canaryApp.clientSecret,
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_post',
+      scope: OAUTH.scope,
+    },
+    {
+      client_id: OAUTH.canaryUser.clientId,
+      client_secret: OAUTH.canaryUser.clientSecret,
+      grant_types: ['authorization_code', 'refresh_token'],
+      redirect_uris: ['http://127.0.0.1/callback'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: `offline_access ${OAUTH.scope}`,
+    },
     {
       client_id: OAUTH.dovecot.clientId,
       client_secret: OAUTH.dovecot.clientSecret,
@@ -75,6 +95,20 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['pop3-monitor-test-cookie-key'] },
 });
 
+const CANARY_CLIENTS: ReadonlySet<string> = new Set([
+  OAUTH.canaryApp.clientId,
+  OAUTH.canaryUser.clientId,
+]);
+type TokenModel = { prototype: { generateTokenId(this: { clientId?: string }): string } };
+for (const model of [provider.ClientCredentials, provider.AccessToken, provider.RefreshToken]) {
+  const proto = (model as unknown as TokenModel).prototype;
+  const generate = proto.generateTokenId;
+  proto.generateTokenId = function (this: { clientId?: string }) {
+    const id = generate.call(this);
+    return this.clientId !== undefined && CANARY_CLIENTS.has(this.clientId) ? `CANARY-${id}` : id;
+  };
+}
+
 const counts: Record<string, number> = {};
 
 provider.use(async (ctx, next) => {
@@ -84,7 +118,9 @@ provider.use(async (ctx, next) => {
   }
   if (ctx.path === '/test/refresh-token' && ctx.method === 'POST') {
     const account = String(ctx.query.account ?? 'user');
-    const client = await provider.Client.find(OAUTH.user.clientId);
+    const clientId =
+      ctx.query.client === 'canary' ? OAUTH.canaryUser.clientId : OAUTH.user.clientId;
+    const client = await provider.Client.find(clientId);
     if (!client) throw new Error('the monitor-user client is missing');
     const scope = `offline_access ${OAUTH.scope}`;
     const grant = new provider.Grant({ accountId: account, clientId: client.clientId });
