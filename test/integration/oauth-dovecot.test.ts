@@ -85,9 +85,9 @@ describe('oauth2 client_credentials against Dovecot passdb oauth2', () => {
     const { clock, tokens } = source();
     const mailbox = oauthMailbox(appOAuth2());
     const first = await delta(() => probeMailbox(mailbox, { tokens }));
-    clock.advance(PAST_REFRESH_MS - 2_000);
+    await clock.advance(PAST_REFRESH_MS - 2_000);
     const still = await delta(() => probeMailbox(mailbox, { tokens }));
-    clock.advance(2_000);
+    await clock.advance(2_000);
     const renewed = await delta(() => probeMailbox(mailbox, { tokens }));
     assert.deepEqual(
       [first, still, renewed].map((d) => [d.value.success, d.value.oauth2?.cached, d.cc]),
@@ -112,7 +112,7 @@ describe('oauth2 client_credentials against Dovecot passdb oauth2', () => {
       const failed = value.filter((r) => !r.success).map((r) => r.error?.message);
       assert.deepEqual(failed, []);
       rounds.push({ ok: value.length, cc });
-      clock.advance(PAST_REFRESH_MS);
+      await clock.advance(PAST_REFRESH_MS);
     }
     assert.deepEqual(rounds, [
       { ok: 100, cc: 1 },
@@ -162,7 +162,7 @@ describe('oauth2 refresh_token against Dovecot passdb oauth2', () => {
     const rotated = readFileSync(file, 'utf8').trim();
     assert.notEqual(rotated, original);
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    clock.advance(PAST_REFRESH_MS);
+    await clock.advance(PAST_REFRESH_MS);
     const second = await delta(() => probeMailbox(mailbox, { tokens }));
     assert.equal(second.value.error, null);
     assert.equal(second.rt, 1);
