@@ -2,6 +2,7 @@
  * PURE: when a cached access token stops being usable, and the cache key that decides
  * which mailboxes share one. Time comes in as milliseconds; nothing here reads a clock.
  */
+import { createHash } from 'node:crypto';
 import type { OAuth2Config } from '../config/oauth2.js';
 import type { Secret } from '../secret.js';
 
@@ -47,13 +48,19 @@ export function isFresh(entry: CachedToken, now: number): boolean {
 /**
  * What a token is for: (token endpoint, client, scope, user). An app-only token
  * (client_credentials) serves every mailbox of the client, whatever its SASL user; a
- * refresh token belongs to one user, named here by the file that holds it.
+ * refresh token belongs to one user, named here by the file that holds it. A digest of the
+ * client secret is part of the client: a mailbox configured with another secret for the
+ * same client must not be handed a token that the right secret got.
  */
 export function tokenKey(config: OAuth2Config): string {
   const user = config.grant === 'refresh_token' ? (config.refresh_token_file ?? '') : '';
+  const secret = config.client_secret
+    ? createHash('sha256').update(config.client_secret.reveal()).digest('hex').slice(0, 16)
+    : '';
   return JSON.stringify([
     config.token_url,
     config.client_id,
+    secret,
     config.scope ?? '',
     config.grant,
     user,

@@ -66,8 +66,8 @@ export const OAUTH = {
    * Clients of the secrets canary test: like app and user, but their secrets and every
    * token the server issues to them contain "CANARY".
    */
-  canaryApp: { clientId: 'canary-app', clientSecret: 'CANARY-oauth-client-secret-3e1f' },
-  canaryUser: { clientId: 'canary-user', clientSecret: 'CANARY-oauth-user-secret-8a2d' },
+  canaryApp: { clientId: 'leak-test-app', clientSecret: 'CANARY-oauth-client-secret-3e1f' },
+  canaryUser: { clientId: 'leak-test-user', clientSecret: 'CANARY-oauth-user-secret-8a2d' },
   /** Dovecot's own client, for token introspection (RFC 7662). */
   dovecot: { clientId: 'dovecot', clientSecret: 'dovecot-introspect-1' },
   /** Mailboxes that accept only XOAUTH2 / OAUTHBEARER with a token of this server. */

@@ -121,8 +121,10 @@ describe('token cache: freshness and keys', () => {
     }
   });
 
-  it('an app token is shared by every SASL user; a refresh token by its file only', () => {
-    assert.equal(tokenKey(config()), tokenKey(config({ client_secret: new Secret('rotated') })));
+  it('an app token is shared by all of a client (same secret); a refresh token by its file', () => {
+    assert.equal(tokenKey(config()), tokenKey(config({ client_secret_file: '/elsewhere' })));
+    assert.notEqual(tokenKey(config()), tokenKey(config({ client_secret: new Secret('other') })));
+    assert.ok(!tokenKey(config()).includes('client-secret'));
     assert.notEqual(tokenKey(config()), tokenKey(config({ scope: 'other' })));
     assert.notEqual(tokenKey(config()), tokenKey(config({ client_id: 'other' })));
     assert.notEqual(tokenKey(config()), tokenKey(config({ token_url: 'https://b/token' })));
