@@ -164,6 +164,6 @@ describe('the daemon with oauth2 mailboxes', () => {
       [result?.success, result?.auth_method, result?.oauth2],
       [true, 'oauthbearer', { grant: 'client_credentials', cached: false, retried: false }],
     );
-    assert.equal(typeof (result?.phases as Record<string, unknown>).token, 'number');
+    assert.equal(typeof (result?.phases as Record<string, unknown> | undefined)?.token, 'number');
   });
 });
