@@ -343,6 +343,8 @@ smtpd_tls_protocols = >=TLSv1.2
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = $DOVECOT_BASE/auth-postfix
 smtpd_sasl_auth_enable = no
+# Dovecot offers XOAUTH2 and OAUTHBEARER for its oauth.test users; submission keeps to these.
+smtpd_sasl_mechanism_filter = plain, login
 EOF
 
 cat >"$POSTFIX_CONF/master.cf" <<EOF
