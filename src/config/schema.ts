@@ -2,6 +2,13 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import type { Secret } from '../secret.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import {
+  OAUTH2_CLIENT_AUTH,
+  OAUTH2_GRANTS,
+  OAUTH2_PROVIDERS,
+  type OAuth2Config,
+  refineOAuth2,
+} from './oauth2.js';
 
 /**
  * Numbers and booleans may also be written as strings, so `${PORT}` from the
@@ -95,8 +102,41 @@ const labelName = z
 
 export const TLS_MODES = ['implicit', 'starttls', 'none'] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
-export const AUTH_METHODS = ['auto', 'user', 'apop', 'plain', 'login', 'xoauth2'] as const;
+export const AUTH_METHODS = [
+  'auto',
+  'user',
+  'apop',
+  'plain',
+  'login',
+  'xoauth2',
+  'oauthbearer',
+] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const nonEmpty = () => z.string().min(1, 'must not be empty');
+
+/** A mailbox's `oauth2:` block (src/config/oauth2.ts has its cross-field rules). */
+export const oauth2Schema = z
+  .strictObject({
+    provider: z.enum(OAUTH2_PROVIDERS),
+    tenant: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9.-]+$/,
+        'expected a directory ID or domain such as contoso.onmicrosoft.com',
+      )
+      .optional(),
+    token_url: httpUrl.optional(),
+    grant: z.enum(OAUTH2_GRANTS).optional(),
+    client_id: nonEmpty(),
+    client_secret_file: nonEmpty().optional(),
+    client_auth: z.enum(OAUTH2_CLIENT_AUTH).optional(),
+    refresh_token_file: nonEmpty().optional(),
+    scope: nonEmpty().optional(),
+    timeout: positiveDurationMs.optional(),
+  })
+  .superRefine(refineOAuth2);
 
 /**
  * Every field a mailbox may have apart from its identity; `defaults:` takes any of them.
@@ -119,6 +159,7 @@ export const mailboxSettingsShape = {
   pipelining: pipelining(),
   auth_failure_backoff: durationMs,
   labels: z.record(labelName, z.string().max(256, 'label values are at most 256 characters')),
+  oauth2: oauth2Schema,
 };
 
 export const defaultsSchema = z.strictObject(mailboxSettingsShape).partial();
@@ -147,6 +188,7 @@ export const mailboxSchema = z.strictObject({
   pipelining: pipelining().default(true),
   auth_failure_backoff: durationMs.default(15 * 60_000),
   labels: mailboxSettingsShape.labels.default({}),
+  oauth2: oauth2Schema.optional(),
 });
 
 const listenAddress = z.string().superRefine((s, ctx) => {
@@ -229,8 +271,6 @@ export const smtpSchema = z.strictObject({
   timeout: positiveDurationMs.default(30_000),
 });
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-
 export const alertingSchema = z.strictObject({
   smtp: smtpSchema.optional(),
   to: z.array(z.string().min(3, 'expected an email address')).default([]),
@@ -274,7 +314,7 @@ export interface MailboxConfig {
   host: string;
   port: number;
   username: string;
-  /** Password, or for xoauth2 the bearer token. */
+  /** Password, or for xoauth2/oauthbearer without oauth2 a fixed bearer token. */
   password: Secret | undefined;
   /** Where the password was read from (resolved path), for display. */
   password_file?: string | undefined;
@@ -293,6 +333,8 @@ export interface MailboxConfig {
   /** ms */
   auth_failure_backoff: number;
   labels: Record<string, string>;
+  /** Tokens fetched and refreshed by the monitor (auth xoauth2 / oauthbearer). */
+  oauth2?: OAuth2Config | undefined;
 }
 
 export interface SmtpConfig {

@@ -6,8 +6,11 @@ import {
   type AuthChoice,
   apopDigest,
   decodeChallenge,
+  describeBearerError,
   encodeInitialResponse,
   fitsInitialResponse,
+  OAUTHBEARER_DUMMY_RESPONSE,
+  oauthBearer,
   saslLoginResponses,
   saslPlain,
   xoauth2,
@@ -319,24 +322,30 @@ export class Pop3Client {
         await this.#sasl('LOGIN', saslLoginResponses(username, secret.reveal()));
         return [];
       }
-      case 'xoauth2': {
-        const response = xoauth2(username, secret.reveal());
-        if (fitsInitialResponse('XOAUTH2', response)) {
+      case 'xoauth2':
+      case 'oauthbearer': {
+        const mechanism = method === 'xoauth2' ? 'XOAUTH2' : 'OAUTHBEARER';
+        const response =
+          method === 'xoauth2'
+            ? xoauth2(username, secret.reveal())
+            : oauthBearer(username, secret.reveal(), this.#options.host, this.#options.port);
+        if (fitsInitialResponse(mechanism, response)) {
           const [reply] = await this.exchange(
             [
               {
-                line: `AUTH XOAUTH2 ${response}`,
-                name: 'AUTH XOAUTH2',
+                line: `AUTH ${mechanism} ${response}`,
+                name: `AUTH ${mechanism}`,
                 multiline: false,
                 phase: 'auth',
               },
             ],
             false,
           );
-          await this.#finishSasl('XOAUTH2', reply);
+          await this.#finishSasl(mechanism, reply);
         } else {
-          // Two-line form (what Outlook expects): AUTH XOAUTH2, "+", then the response.
-          await this.#sasl('XOAUTH2', [response]);
+          // Two-line form (what Outlook expects, and any token past 255 octets): AUTH
+          // mechanism, "+", then the response (RFC 5034 §4).
+          await this.#sasl(mechanism, [response]);
         }
         return [];
       }
@@ -363,20 +372,24 @@ export class Pop3Client {
 
   async #finishSasl(mechanism: string, reply: Reply | undefined): Promise<void> {
     const name = `AUTH ${mechanism}`;
+    let detail: string | null = null;
     if (reply?.kind === 'continue') {
-      // XOAUTH2 failures arrive as a "+" carrying a JSON error; an empty line ends the
-      // exchange and the server answers -ERR. Any other unexpected challenge: cancel.
-      const answer = mechanism === 'XOAUTH2' ? '' : '*';
+      // XOAUTH2 and OAUTHBEARER failures arrive as a "+" carrying a JSON error (RFC 7628
+      // §3.2.2); the client ends the exchange (an empty line, or ^A for OAUTHBEARER) and the
+      // server answers -ERR. Any other unexpected challenge: cancel.
+      const bearer = mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER';
+      if (bearer) detail = describeBearerError(reply.text);
+      const answer = !bearer ? '*' : mechanism === 'XOAUTH2' ? '' : OAUTHBEARER_DUMMY_RESPONSE;
       [reply] = await this.exchange(
         [{ line: answer, name, multiline: false, phase: 'auth' }],
         false,
       );
     }
-    this.#checkAuth(reply, name);
+    this.#checkAuth(reply, name, detail);
     this.state = 'transaction';
   }
 
-  #checkAuth(reply: Reply | undefined, command: string): void {
+  #checkAuth(reply: Reply | undefined, command: string, detail: string | null = null): void {
     if (!reply) {
       this.currentPhase = 'auth';
       throw new Pop3Error('protocol', `no reply to ${command}`, { command });
@@ -393,7 +406,8 @@ export class Pop3Client {
       });
     }
     const reason = reasonForErr(reply.text, 'auth');
-    throw new Pop3Error(reason, `login refused at ${command}: ${reply.status}`, {
+    const said = detail === null ? '' : ` (server said: ${detail})`;
+    throw new Pop3Error(reason, `login refused at ${command}: ${reply.status}${said}`, {
       command,
       response: reply.status,
     });

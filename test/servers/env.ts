@@ -78,6 +78,39 @@ export const SMTP = {
   logFile: join(SERVERS_DIR, 'logs', 'postfix.log'),
 } as const;
 
+/**
+ * The OAuth2 authorization server (oidc-provider, test/servers/oauth-server.ts) and the
+ * Dovecot users that log in with its tokens (passdb oauth2, SASL XOAUTH2 and OAUTHBEARER).
+ * Every token carries `mailboxes: *@oauth.test`: it opens every mailbox of that domain.
+ */
+export const OAUTH = {
+  host: '127.0.0.1',
+  port: PORT_BASE + 9444,
+  /** Base URL; the token endpoint is `${url}/token`. */
+  url: `http://127.0.0.1:${PORT_BASE + 9444}`,
+  tokenUrl: `http://127.0.0.1:${PORT_BASE + 9444}/token`,
+  revocationUrl: `http://127.0.0.1:${PORT_BASE + 9444}/token/revocation`,
+  /** Access token lifetime, seconds (OAUTH_TEST_TOKEN_TTL at start.sh changes it). */
+  tokenTtlSeconds: 10,
+  scope: 'mail',
+  domain: 'oauth.test',
+  /** client_credentials, client_secret_post (like an Entra ID app registration). */
+  app: { clientId: 'monitor-app', clientSecret: 'monitor-app-secret-1' },
+  /** refresh_token, client_secret_basic, rotated refresh tokens (like a Google client). */
+  user: { clientId: 'monitor-user', clientSecret: 'monitor-user-secret-1' },
+  /**
+   * Clients of the secrets canary test: like app and user, but their secrets and every
+   * token the server issues to them contain "CANARY".
+   */
+  canaryApp: { clientId: 'leak-test-app', clientSecret: 'CANARY-oauth-client-secret-3e1f' },
+  canaryUser: { clientId: 'leak-test-user', clientSecret: 'CANARY-oauth-user-secret-8a2d' },
+  /** Dovecot's own client, for token introspection (RFC 7662). */
+  dovecot: { clientId: 'dovecot', clientSecret: 'dovecot-introspect-1' },
+  /** Mailboxes that accept only XOAUTH2 / OAUTHBEARER with a token of this server. */
+  users: { app: 'oauth-app@oauth.test', user: 'oauth-user@oauth.test' },
+  logFile: join(SERVERS_DIR, 'logs', 'oauth.log'),
+} as const;
+
 export type TestUser = 'alice' | 'empty' | 'alerts' | 'ops' | 'locked' | 'many';
 
 function credentials(user: TestUser): { user: string; password: string } {

@@ -10,8 +10,8 @@ HOST=127.0.0.1
 # base (POP3_TEST_PORT_BASE=20000) runs a second, independent set of servers beside the
 # first, together with its own POP3_TEST_SERVERS_DIR.
 PORT_BASE="${POP3_TEST_PORT_BASE:-10000}"
-[[ "$PORT_BASE" =~ ^[0-9]+$ ]] && [ "$PORT_BASE" -ge 1024 ] && [ "$PORT_BASE" -le 62000 ] ||
-  { echo "test servers: POP3_TEST_PORT_BASE must be a number from 1024 to 62000" >&2; exit 1; }
+[[ "$PORT_BASE" =~ ^[0-9]+$ ]] && [ "$PORT_BASE" -ge 1024 ] && [ "$PORT_BASE" -le 56000 ] ||
+  { echo "test servers: POP3_TEST_PORT_BASE must be a number from 1024 to 56000" >&2; exit 1; }
 POP3_PORT=$((PORT_BASE + 110))
 POP3S_PORT=$((PORT_BASE + 995))
 SMTP_PORT=$((PORT_BASE + 25))
@@ -21,6 +21,8 @@ COURIER_POP3_PORT=$((PORT_BASE + 1110))
 COURIER_POP3S_PORT=$((PORT_BASE + 1995))
 CYRUS_POP3_PORT=$((PORT_BASE + 2110))
 CYRUS_POP3S_PORT=$((PORT_BASE + 2995))
+# The OAuth2 authorization server (oidc-provider) that Dovecot's passdb oauth2 asks.
+OAUTH_PORT=$((PORT_BASE + 9444))
 
 MAIL_OWNER=pop3test
 MARKER=".pop3-monitor-test-servers"
@@ -30,6 +32,10 @@ DOVECOT_CONF="$DOVECOT_DIR/dovecot.conf"
 DOVECOT_BASE="$DOVECOT_DIR/run"
 DOVECOT_PID="$DOVECOT_BASE/master.pid"
 DOVECOT_LOG="$RUNTIME/logs/dovecot.log"
+
+OAUTH_DIR="$RUNTIME/oauth"
+OAUTH_PID="$OAUTH_DIR/oauth.pid"
+OAUTH_LOG="$RUNTIME/logs/oauth.log"
 
 POSTFIX_DIR="$RUNTIME/postfix"
 POSTFIX_CONF="$POSTFIX_DIR/etc"

@@ -136,6 +136,7 @@ describe('parseConfig: the resolved Config', () => {
       pipelining: true,
       auth_failure_backoff: 900_000,
       labels: {},
+      oauth2: undefined,
     });
     const { mailboxes: _, ...rest } = config;
     assert.deepEqual(rest, {

@@ -135,6 +135,7 @@ describe('maskedConfig', () => {
           pipelining: 'full',
           auth_failure_backoff: '1h',
           labels: { env: 'prod', team: 'support' },
+          oauth2: null,
         },
         {
           name: 'oauth',
@@ -154,6 +155,7 @@ describe('maskedConfig', () => {
           pipelining: false,
           auth_failure_backoff: '1h',
           labels: { env: 'prod' },
+          oauth2: null,
         },
       ],
       alerting: {
