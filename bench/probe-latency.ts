@@ -24,6 +24,8 @@ import {
   DEFAULT_LATENCY_OPTIONS,
   type LatencyOptions,
   type LatencyReport,
+  ourSubject,
+  PIPELINING_VARIANTS,
   type Series,
 } from './lib/latency-types.js';
 import { machineInfo } from './lib/machine.js';
@@ -212,47 +214,50 @@ export async function runProbeLatency(options: LatencyOptions): Promise<LatencyR
       });
       const subjects: Subject[] = [];
 
-      // pop3-monitor in this process: without and with the capability cache + TLS tickets.
-      for (const cached of [false, true]) {
-        for (const where of ['direct', 'proxy'] as const) {
-          const name = cached ? 'pop3-monitor, cached' : 'pop3-monitor, uncached';
-          const s = newSeries(name, mode, 'warm', where);
-          const mailbox = mailboxConfig({
-            name: `bench-${mode}`,
-            host: DOVECOT_HOST,
-            port: via[where],
-            mode,
-            username: BENCH_USER.user,
-            password: BENCH_USER.password,
-            caPem,
-            caFile: DOVECOT_CA_FILE,
-          });
-          const deps: ProbeDeps = {};
-          if (cached) {
-            deps.tlsSessions = new TlsSessionStore();
-            if (options.capabilityCache) deps.capabilityCache = new CapabilityCache();
+      // pop3-monitor in this process: without and with the capability cache + TLS tickets,
+      // with the default pipelining and with pipelining: full.
+      for (const variant of PIPELINING_VARIANTS) {
+        for (const cached of [false, true]) {
+          for (const where of ['direct', 'proxy'] as const) {
+            const s = newSeries(ourSubject(cached, variant), mode, 'warm', where);
+            const mailbox = mailboxConfig({
+              name: `bench-${mode}`,
+              host: DOVECOT_HOST,
+              port: via[where],
+              mode,
+              username: BENCH_USER.user,
+              password: BENCH_USER.password,
+              caPem,
+              caFile: DOVECOT_CA_FILE,
+              pipelining: variant.pipelining,
+            });
+            const deps: ProbeDeps = {};
+            if (cached) {
+              deps.tlsSessions = new TlsSessionStore();
+              if (options.capabilityCache) deps.capabilityCache = new CapabilityCache();
+            }
+            const results: ProbeResult[] = [];
+            s.capaSkipped = 0;
+            // Warm-up (JIT, and it fills the cache and the TLS ticket): not recorded.
+            await probeMailbox(mailbox, deps);
+            subjects.push({
+              series: s,
+              async run() {
+                const { result, cpuMs } = await probeOnce(mailbox, deps);
+                s.n += 1;
+                if (!result.success) {
+                  fail(s, `${result.error?.code}: ${result.error?.message.slice(0, 80)}`);
+                  return;
+                }
+                s.ok += 1;
+                s.wallMs.push((result.phases.total ?? Number.NaN) * 1000);
+                s.cpuMs.push(cpuMs);
+                if (result.phases.capa === undefined) s.capaSkipped = (s.capaSkipped ?? 0) + 1;
+                results.push(result);
+                s.phases = medianPhases(results);
+              },
+            });
           }
-          const results: ProbeResult[] = [];
-          s.capaSkipped = 0;
-          // Warm-up (JIT, and it fills the cache and the TLS ticket): not recorded.
-          await probeMailbox(mailbox, deps);
-          subjects.push({
-            series: s,
-            async run() {
-              const { result, cpuMs } = await probeOnce(mailbox, deps);
-              s.n += 1;
-              if (!result.success) {
-                fail(s, `${result.error?.code}: ${result.error?.message.slice(0, 80)}`);
-                return;
-              }
-              s.ok += 1;
-              s.wallMs.push((result.phases.total ?? Number.NaN) * 1000);
-              s.cpuMs.push(cpuMs);
-              if (result.phases.capa === undefined) s.capaSkipped = (s.capaSkipped ?? 0) + 1;
-              results.push(result);
-              s.phases = medianPhases(results);
-            },
-          });
         }
       }
 

@@ -2,9 +2,11 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { systemClock } from './clock.js';
 import { ConfigError, loadConfig, resolveConfigPath } from './config/load.js';
 import { maskedConfig } from './config/mask.js';
 import type { Config } from './config/schema.js';
+import { TokenSource } from './oauth/token-source.js';
 import { formatProbeLine } from './probe/format.js';
 import { probeMailbox } from './probe/probe.js';
 import { inShard, parseShard, type Shard, ShardError } from './shard.js';
@@ -88,7 +90,9 @@ async function probeCommand(
   const mailboxes = only
     ? config.mailboxes.filter((m) => only.includes(m.name))
     : inShard(config.mailboxes, shard ?? config.shard);
-  const results = await Promise.all(mailboxes.map((m) => probeMailbox(m)));
+  // One token source for the run: mailboxes that share an OAuth2 client share its token.
+  const tokens = new TokenSource({ clock: systemClock });
+  const results = await Promise.all(mailboxes.map((m) => probeMailbox(m, { tokens })));
   if (json) {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } else {

@@ -37,7 +37,10 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   capabilityCache: CAPABILITY_CACHE_DEFAULT,
 };
 
-/** Round-trip floors: how a mode's probe can be done at best (docs/BENCHMARKS.md). */
+/**
+ * Round-trip floors with `pipelining: full`: how a mode's probe can be done at best
+ * (docs/BENCHMARKS.md), and the issue's targets.
+ */
 export const FLOOR_RTT: Record<Mode, { cached: number; uncached: number }> = {
   // connect 1 + greeting 1 + one pipelined exchange (login..QUIT) 1; CAPA is +1.
   plain: { cached: 3, uncached: 4 },
@@ -46,6 +49,20 @@ export const FLOOR_RTT: Record<Mode, { cached: number; uncached: number }> = {
   // plain + TLS 1.3 handshake 1 (the greeting follows the client's Finished).
   implicit: { cached: 4, uncached: 5 },
 };
+
+/**
+ * The in-process probe is measured with the default pipelining (the login, then the
+ * transaction: one round trip more than the floors above) and with `pipelining: full`.
+ */
+export const PIPELINING_VARIANTS = [
+  { pipelining: true, suffix: '', label: 'default (true)', extraRtt: 1 },
+  { pipelining: 'full', suffix: ', pipelining: full', label: 'full', extraRtt: 0 },
+] as const;
+
+/** The series name of the in-process probe. */
+export function ourSubject(cached: boolean, variant: (typeof PIPELINING_VARIANTS)[number]): string {
+  return `pop3-monitor, ${cached ? 'cached' : 'uncached'}${variant.suffix}`;
+}
 
 export interface Series {
   subject: string;

@@ -1,9 +1,12 @@
 import type { Reason } from '../pop3/errors.js';
 import { POP3_PHASES, type Pop3Phase } from '../pop3/phases.js';
 
-/** The phases of a probe result: the POP3 session's, then `total`, the whole probe. */
-export const PHASES = [...POP3_PHASES, 'total'] as const;
-export type Phase = Pop3Phase | 'total';
+/**
+ * The phases of a probe result, in order: `token` (getting an OAuth2 access token, oauth2
+ * mailboxes only, before the connection), the POP3 session's, then `total`, the whole probe.
+ */
+export const PHASES = ['token', ...POP3_PHASES, 'total'] as const;
+export type Phase = 'token' | Pop3Phase | 'total';
 
 /** Why a scheduled probe did not run: its previous one still ran, or the gate held it back. */
 export const SKIP_REASONS = ['overlap', 'auth_backoff'] as const;
@@ -19,6 +22,27 @@ export interface ProbeError {
   command: string | null;
   /** The phase in which it failed. */
   phase: Phase;
+  /** For `token`: the OAuth2 error code the token endpoint answered (invalid_grant...). */
+  oauth_error?: string;
+  /**
+   * For `token`: the authorization server refused the client or the grant (a wrong client
+   * secret, a revoked refresh token). Like a refused password, it is a failed login.
+   */
+  credentials_refused?: boolean;
+}
+
+/** The credentials were refused: by the mail server (`auth`) or by the token endpoint. */
+export function isCredentialRefusal(error: ProbeError): boolean {
+  return error.code === 'auth' || (error.code === 'token' && error.credentials_refused === true);
+}
+
+/** How an oauth2 mailbox got its token for this probe. */
+export interface ProbeOAuth2 {
+  grant: string;
+  /** True when the token came from the cache (no request to the token endpoint). */
+  cached: boolean;
+  /** True when the mail server refused a cached token and a fresh one was fetched. */
+  retried: boolean;
 }
 
 export interface TlsInfo {
@@ -59,4 +83,6 @@ export interface ProbeResult {
   login_delay_seconds: number | null;
   /** True when commands were pipelined. */
   pipelined: boolean;
+  /** oauth2 mailboxes only. */
+  oauth2?: ProbeOAuth2;
 }

@@ -111,8 +111,9 @@ const VALID: Record<string, (config: Config) => void> = {
     const [support, oauth] = c.mailboxes;
     assert.deepEqual(
       [support?.schedule, support?.timeout, support?.top_lines, support?.pipelining],
-      ['*/30 * * * * *', 15_000, 2, false],
+      ['*/30 * * * * *', 15_000, 2, 'full'],
     );
+    assert.equal(oauth?.pipelining, false, 'from defaults');
     assert.deepEqual(
       [support?.auth_failure_backoff, support?.tls_servername],
       [60 * MINUTE, 'mail.example.com'],
@@ -153,6 +154,46 @@ const VALID: Record<string, (config: Config) => void> = {
   'no-rules-no-recipients.yaml': (c) => {
     assert.deepEqual([c.alerting.smtp?.host, c.alerting.to], ['smtp.example.com', []]);
     assert.deepEqual(c.alerting.builtin_rules, { login_failed: false, unreachable: false });
+  },
+  'oauth2-generic-loopback-http.yaml': (c) => {
+    const o = c.mailboxes[0]?.oauth2;
+    assert.deepEqual(
+      [o?.provider, o?.grant, o?.token_url, o?.issuer, o?.client_auth, o?.scope, o?.timeout],
+      [
+        'generic',
+        'client_credentials',
+        'http://127.0.0.1:8080/token',
+        'http://127.0.0.1:8080',
+        'basic',
+        'mail',
+        3_000,
+      ],
+    );
+    assert.equal(o?.client_secret?.reveal(), 'fixture-client-secret');
+    assert.equal(c.mailboxes[0]?.auth, 'oauthbearer');
+  },
+  'oauth2-google.yaml': (c) => {
+    const o = c.mailboxes[0]?.oauth2;
+    assert.deepEqual(
+      [o?.provider, o?.grant, o?.token_url, o?.client_auth],
+      ['google', 'refresh_token', 'https://oauth2.googleapis.com/token', 'post'],
+    );
+    assert.deepEqual(
+      [o?.client_secret?.reveal(), o?.refresh_token?.reveal()],
+      ['fixture-client-secret', 'fixture-refresh-token'],
+    );
+  },
+  'oauth2-microsoft365.yaml': (c) => {
+    const o = c.mailboxes[0]?.oauth2;
+    assert.deepEqual(
+      [o?.provider, o?.grant, o?.token_url, o?.scope],
+      [
+        'microsoft365',
+        'client_credentials',
+        'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token',
+        'https://outlook.office365.com/.default',
+      ],
+    );
   },
   'password-file.yaml': (c) => {
     assert.equal(c.mailboxes[0]?.password?.reveal(), 'fixture-file-password');
