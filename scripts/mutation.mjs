@@ -77,7 +77,7 @@ for (const name of names.length > 0 ? names : Object.keys(TARGETS)) {
     mutate: target.mutate,
     coverageAnalysis: 'off',
     concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 2),
-    timeoutMS: 10_000,
+    timeoutMS: 5_000,
     timeoutFactor: 2,
     reporters: ['progress'],
     tempDirName: '.stryker-tmp',

@@ -34,6 +34,7 @@ describe('parseDuration', () => {
     '10 s',
     '10x',
     '-5s',
+    '-5',
     '1.5.5s',
     '10seconds',
     'ms10',

@@ -55,9 +55,13 @@ describe('schema: mailbox fields', () => {
     assert.equal(mailboxOf('port: " 995 "')?.port, 995);
     assert.equal(mailboxOf('tls_insecure: "true"')?.tls_insecure, true);
     assert.equal(mailboxOf('tls_insecure: "false"')?.tls_insecure, false);
-    assert.deepEqual(problems(text('tls_insecure: "yes"')), [
-      'mailboxes[0].tls_insecure: expected true or false, got a string',
-    ]);
+    assert.equal(mailboxOf('pipelining: "false"')?.pipelining, false);
+    for (const bad of ['"yes"', '"1"'])
+      assert.deepEqual(
+        problems(text(`tls_insecure: ${bad}`)),
+        ['mailboxes[0].tls_insecure: expected true or false, got a string'],
+        bad,
+      );
     assert.deepEqual(problems(text('port: "true"')), [
       'mailboxes[0].port: expected a number, got a string',
     ]);
@@ -129,6 +133,9 @@ describe('schema: rules, alerting and the monitor itself', () => {
       'alerting.rules[0].name: expected letters, digits and _ (it is a label value and part of the subject)',
     ]);
     assert.deepEqual(problems(rule('').replace('name: r', 'name: r9_')), []);
+    assert.deepEqual(problems(rule('').replace('name: r', 'name: r-x')), [
+      'alerting.rules[0].name: expected letters, digits and _ (it is a label value and part of the subject)',
+    ]);
   });
 
   it('gives smtp and alerting their defaults', () => {
@@ -156,9 +163,10 @@ describe('schema: rules, alerting and the monitor itself', () => {
 
   it('says what an SMTP port, sender, recipient and alertmanager list must be', () => {
     const alerting = (yaml: string) => problems(text('', `alerting:\n${yaml}\n`));
-    assert.deepEqual(alerting('  smtp: { host: s, from: m@x, port: 0 }'), [
-      'alerting.smtp.port: expected 1-65535',
-    ]);
+    for (const port of [0, 65536])
+      assert.deepEqual(alerting(`  smtp: { host: s, from: m@x, port: ${port} }`), [
+        'alerting.smtp.port: expected 1-65535',
+      ]);
     assert.deepEqual(alerting('  smtp: { host: s, from: ab }'), [
       'alerting.smtp.from: expected an address such as "pop3-monitor <monitor@example.com>"',
     ]);
@@ -197,5 +205,20 @@ describe('schema: rules, alerting and the monitor itself', () => {
       [config.server.listen, config.state_dir, config.scheduler, config.alerting.to],
       ['0.0.0.0:9469', './data', { max_concurrent_probes: 64, max_concurrent_per_host: 4 }, []],
     );
+  });
+});
+
+describe('schema: the oauth2 block', () => {
+  it('takes a tenant of letters, digits, dots and dashes only', () => {
+    const tenant = (t: string) =>
+      problems(
+        text(
+          `auth: xoauth2, oauth2: { provider: microsoft365, tenant: "${t}", client_id: c, client_secret_file: /nonexistent }`,
+        ),
+      ).filter((p) => p.includes('tenant'));
+    assert.deepEqual(tenant('contoso.onmicrosoft.com'), []);
+    assert.deepEqual(tenant('ab/cd'), [
+      'mailboxes[0].oauth2.tenant: expected a directory ID or domain such as contoso.onmicrosoft.com',
+    ]);
   });
 });
