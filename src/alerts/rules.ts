@@ -311,13 +311,8 @@ export function evaluateMailbox(
     const value = metricValue(rule.metric, result, counters, opts.nowMs);
     const { record, kind } = step(old, rule, mailbox, value, opts);
     if (record) next.instances.push(record);
-    if (
-      kind !== null ||
-      (old === undefined) !== (record === null) ||
-      (old && record && old.state !== record.state)
-    ) {
-      changed = true;
-    }
+    // A kept instance changes state only with a transition (pending → firing).
+    if (kind !== null || (old === undefined) !== (record === null)) changed = true;
     if (kind === 'resolved' && old) {
       transitions.push({ kind, snapshot: snapshotOf({ ...old, value }, next, opts.nowMs) });
     } else if (kind !== null && record) {

@@ -454,10 +454,24 @@ describe('evaluateMailbox: when the state changed (the engine saves it only then
   });
 
   test('NO DATA for a rule never active creates no instance and changes nothing', () => {
+    // Messages whose Date: could not be read: no age, so no data for the rule.
+    const unread = ok('a', { messages: 3, oldest_message_timestamp: null });
     const run = new Run([oldest]);
-    run.at(T0, ok('a'));
-    const out = run.at(T0 + MINUTE, ok('a', { oldest_message_timestamp: null }));
+    assert.deepEqual(run.at(T0, unread).state.instances, []);
+    const out = run.at(T0 + MINUTE, unread);
     assert.deepEqual([out.changed, out.state.instances], [false, []]);
+  });
+
+  test('a repeat of a firing alert is a change (its last notice moved)', () => {
+    const fires = rule({ name: 'r', metric: 'messages', op: '>', value: 0 });
+    const run = new Run([fires]);
+    run.at(T0, ok('a', { messages: 1 }));
+    assert.equal(run.at(T0 + MINUTE, ok('a', { messages: 1 })).changed, false);
+    const repeat = run.at(T0 + REPEAT, ok('a', { messages: 1 }));
+    assert.deepEqual(
+      [repeat.changed, repeat.transitions.map((t) => t.kind), run.record('r')?.last_notified_at],
+      [true, ['repeat'], T0 + REPEAT],
+    );
   });
 
   test('takes the labels it is given, and keeps instances of rules it was not given', () => {
