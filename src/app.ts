@@ -9,6 +9,7 @@ import { createAlertStateStore } from './alerts/state-store.js';
 import { type Clock, systemClock } from './clock.js';
 import { configWarnings } from './config/load.js';
 import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
+import { ProbeHistory } from './history/history.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { type HttpServer, startHttpServer } from './metrics/server.js';
@@ -83,6 +84,8 @@ function configSecrets(config: Config): Secret[] {
  */
 export class App {
   #config: Config;
+  /** Every secret of the config, kept until a reload (probes mask server text with them). */
+  #secrets: Secret[];
   readonly #options: AppOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -102,11 +105,12 @@ export class App {
   #reloading: Promise<void> = Promise.resolve();
   #starting: Promise<void> | null = null;
   #saveTimer: NodeJS.Timeout | null = null;
-  /** Last known state per mailbox, to log up/down changes once. */
-  readonly #status = new Map<string, string>();
+  /** The last probes of every mailbox, with transcripts: what the status pages show. */
+  readonly history = new ProbeHistory();
 
   constructor(config: Config, options: AppOptions) {
     this.#config = config;
+    this.#secrets = configSecrets(config);
     this.#options = options;
     this.#log = options.logger ?? createLogger();
     this.#clock = options.clock ?? systemClock;
@@ -146,8 +150,9 @@ export class App {
     const deps: ProbeDeps = {
       capabilityCache: this.#capabilities,
       tlsSessions: this.#tlsSessions,
-      otherSecrets: () => configSecrets(this.#config),
+      otherSecrets: () => this.#secrets,
       tokens: this.#tokens,
+      transcript: true,
     };
     this.#scheduler = new Scheduler({
       clock: this.#clock,
@@ -222,10 +227,8 @@ export class App {
   #onResult(result: ProbeResult): void {
     this.metrics.recordProbe(result);
     this.#engine.observe(result);
-    const status = result.success ? 'up' : `down:${result.error?.code}`;
-    const previous = this.#status.get(result.mailbox);
-    this.#status.set(result.mailbox, status);
-    if (previous !== status) {
+    const { previous, current } = this.history.record(result);
+    if (previous !== current) {
       if (result.success) {
         this.#log.info(
           {
@@ -250,7 +253,9 @@ export class App {
         );
       }
     }
-    this.#log.debug({ event: 'probe_result', result }, 'probe finished');
+    // The transcript is on the mailbox's page; the log line stays one short line.
+    const { transcript: _transcript, ...fields } = result;
+    this.#log.debug({ event: 'probe_result', result: fields }, 'probe finished');
   }
 
   /**
@@ -385,11 +390,11 @@ export class App {
       return this.#reloadFailed(error instanceof Error ? error.message : String(error));
     }
     this.#config = config;
+    this.#secrets = configSecrets(config);
     this.#capabilities.clear();
     this.#tlsSessions.clear();
     this.metrics.setMailboxes(mailboxes);
-    for (const name of [...this.#status.keys()])
-      if (!mailboxes.some((m) => m.name === name)) this.#status.delete(name);
+    this.history.keepOnly(mailboxes.map((m) => m.name));
     this.#engine.reconfigure(config.alerting, mailboxes);
     if (!sameConfig(notifierSettings(previous.alerting), notifierSettings(config.alerting))) {
       try {

@@ -1,4 +1,5 @@
 import type { Reason } from '../pop3/errors.js';
+import type { Transcript } from './transcript.js';
 
 /**
  * Phases of a probe, in order. With pipelining several commands leave together; each
@@ -96,4 +97,6 @@ export interface ProbeResult {
   pipelined: boolean;
   /** oauth2 mailboxes only. */
   oauth2?: ProbeOAuth2;
+  /** The protocol conversation, masked and bounded; only when the caller asked for it. */
+  transcript?: Transcript;
 }
