@@ -18,6 +18,9 @@ Usage:
   pop3-monitor probe --config FILE [--mailbox NAME] [--json]
                                             probe now and print the results (exit 1 if any failed)
   pop3-monitor check-config --config FILE   validate and print the resolved config, secrets masked
+  pop3-monitor check --config FILE --mailbox NAME [thresholds]
+  pop3-monitor check --host HOST --user NAME --password-file FILE [thresholds]
+                                            one probe as a Nagios/Icinga plugin (see check --help)
   pop3-monitor demo                         the whole loop with no outside server
   pop3-monitor --help | --version
 
@@ -102,7 +105,25 @@ async function probeCommand(
   return results.every((r) => r.success) ? 0 : 1;
 }
 
+/** `check` has flags of its own and the Monitoring Plugins' exit statuses (3 for any problem). */
+async function checkCommand(argv: string[]): Promise<number> {
+  try {
+    const { runCheck } = await import('./check/run.js');
+    return await runCheck(argv, {
+      out: (text) => process.stdout.write(text),
+      env: process.env,
+      now: Date.now,
+      version: packageVersion(),
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stdout.write(`POP3 UNKNOWN - internal error: ${message.replace(/[\r\n|]+/g, ' ')}\n`);
+    return 3;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'check') return checkCommand(argv.slice(1));
   const { values, positionals } = parse(argv);
   if (values.version) {
     process.stdout.write(`${packageVersion()}\n`);

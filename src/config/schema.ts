@@ -2,6 +2,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import type { Secret } from '../secret.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import { AUTH_METHODS, type AuthMethod, TLS_MODES, type TlsMode } from './modes.js';
 import {
   OAUTH2_CLIENT_AUTH,
   OAUTH2_GRANTS,
@@ -100,18 +101,7 @@ const labelName = z
   .refine((n) => !n.startsWith('__'), 'label names starting with __ are reserved')
   .refine((n) => !RESERVED_LABELS.includes(n), 'this label name is used by pop3-monitor itself');
 
-export const TLS_MODES = ['implicit', 'starttls', 'none'] as const;
-export type TlsMode = (typeof TLS_MODES)[number];
-export const AUTH_METHODS = [
-  'auto',
-  'user',
-  'apop',
-  'plain',
-  'login',
-  'xoauth2',
-  'oauthbearer',
-] as const;
-export type AuthMethod = (typeof AUTH_METHODS)[number];
+export { AUTH_METHODS, type AuthMethod, TLS_MODES, type TlsMode } from './modes.js';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 const nonEmpty = () => z.string().min(1, 'must not be empty');

@@ -363,7 +363,7 @@ export async function probeMailbox(
   if (recorder) {
     const { error } = result;
     recorder.note(
-      error ? `failed: ${error.code} in ${error.phase}: ${error.message}` : 'probe succeeded',
+      error ? `failed in ${error.phase}: ${error.code}: ${error.message}` : 'probe succeeded',
     );
     result.transcript = recorder.finish(mask);
   }

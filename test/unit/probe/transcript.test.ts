@@ -129,7 +129,7 @@ describe('transcript: what the client sent, masked by command', { timeout: 20_00
     assert.match(side(result, 'S').at(-1) ?? '', /^-ERR/);
     assert.match(
       side(result, '*').at(-1) ?? '',
-      /^failed: auth in auth: login refused at AUTH XOAUTH2/,
+      /^failed in auth: auth: login refused at AUTH XOAUTH2/,
     );
     assert.equal(traceOf(JSON.stringify(result.transcript), token), null);
   });
