@@ -37,6 +37,7 @@ import {
 } from './rules.js';
 import type { PersistedAlertState, StateStore } from './state-store.js';
 import type { AlertSnapshot, Notification } from './types.js';
+import { formatRuleValue } from './values.js';
 
 export type AlertPolicy = Pick<
   AlertingConfig,
@@ -220,9 +221,10 @@ export class AlertEngine {
     if (transitions.length === 0) return;
     const now = this.#clock.now();
     for (const t of transitions) {
-      const { rule, mailbox, severity, value } = t.snapshot;
+      const { rule, mailbox, severity, value, metric } = t.snapshot;
+      const shown = value === null ? null : formatRuleValue(metric, value);
       this.#opts.logger?.info(
-        { event: `alert_${t.kind}`, rule, mailbox, severity, value },
+        { event: `alert_${t.kind}`, rule, mailbox, severity, value: shown },
         `alert ${t.kind}`,
       );
       if (reportFiring && t.kind !== 'repeat') {
