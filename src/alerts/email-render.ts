@@ -1,6 +1,7 @@
 import { hostname as osHostname } from 'node:os';
 import { formatDuration } from '../config/duration.js';
 import type { Severity } from '../config/schema.js';
+import { escapeHtml } from '../html.js';
 import type { AlertSnapshot, Notification } from './types.js';
 import { formatNumber, formatRuleValue } from './values.js';
 
@@ -200,16 +201,6 @@ function renderHtml(
   }
   out.push('</p>', '</body></html>');
   return `${out.join('\n')}\n`;
-}
-
-/** Escapes the five characters that matter in HTML text and attribute values. */
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 }
 
 function causeText(n: Notification): string {
