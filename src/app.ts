@@ -19,7 +19,8 @@ import { type ProbeDeps, probeMailbox } from './probe/probe.js';
 import type { ProbeResult } from './probe/result.js';
 import { TlsSessionStore } from './probe/tls-sessions.js';
 import { sameConfig } from './schedule/same-config.js';
-import { Scheduler } from './schedule/scheduler.js';
+import { DEFAULT_WATCHDOG_GRACE_MS, Scheduler } from './schedule/scheduler.js';
+import { expectedGapMs, ProgressWatchdog } from './schedule/watchdog.js';
 import type { Secret } from './secret.js';
 import { inShard, type Shard } from './shard.js';
 
@@ -107,6 +108,10 @@ export class App {
   #saveTimer: NodeJS.Timeout | null = null;
   /** The last probes of every mailbox, with transcripts: what the status pages show. */
   readonly history = new ProbeHistory();
+  /** Whether the scheduler makes progress, for /healthz. */
+  readonly #watchdog = new ProgressWatchdog();
+  #expectedGapMs = Number.POSITIVE_INFINITY;
+  #watchdogSlackMs = 0;
 
   constructor(config: Config, options: AppOptions) {
     this.#config = config;
@@ -158,9 +163,17 @@ export class App {
       clock: this.#clock,
       maxConcurrent: config.scheduler.max_concurrent_probes,
       maxPerHost: config.scheduler.max_concurrent_per_host,
-      probe: (mailbox) => probe(mailbox, deps),
-      onResult: (result) => this.#onResult(result),
+      probe: (mailbox) => {
+        this.#watchdog.progress(this.#clock.now());
+        return probe(mailbox, deps);
+      },
+      onResult: (result) => {
+        this.#watchdog.progress(this.#clock.now());
+        this.#onResult(result);
+      },
       onSkip: (mailbox, reason) => {
+        // A tick the backoff held back shows the timer loop works; an overlap does not.
+        if (reason !== 'overlap') this.#watchdog.progress(this.#clock.now());
         this.metrics.recordSkip(mailbox.name, reason);
         this.#log.debug({ event: 'probe_skipped', mailbox: mailbox.name, reason }, 'probe skipped');
       },
@@ -182,6 +195,18 @@ export class App {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** Why the process is not healthy (the scheduler stopped making progress), or null. */
+  health(): string | null {
+    return this.#watchdog.problem(this.#clock.now(), this.#expectedGapMs, this.#watchdogSlackMs);
+  }
+
+  /** What the watchdog expects of these mailboxes: a run within their schedules' gap. */
+  #watchMailboxes(mailboxes: readonly MailboxConfig[]): void {
+    this.#expectedGapMs = expectedGapMs(mailboxes.map((m) => m.schedule));
+    const longestTimeout = Math.max(0, ...mailboxes.map((m) => m.timeout));
+    this.#watchdogSlackMs = longestTimeout + DEFAULT_WATCHDOG_GRACE_MS;
   }
 
   #mailboxes(config: Config): MailboxConfig[] {
@@ -287,6 +312,7 @@ export class App {
     await this.#engine.load();
     const mailboxes = this.#mailboxes(config);
     this.#scheduler.setMailboxes(mailboxes);
+    this.#watchMailboxes(mailboxes);
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
       listen: config.server.listen,
@@ -300,6 +326,7 @@ export class App {
       logger: this.#log.child({ component: 'http' }),
     });
     this.#scheduler.start();
+    this.#watchdog.start(this.#clock.now());
     this.#saveTimer = setInterval(() => this.#saveCache(), CACHE_SAVE_MS);
     this.#saveTimer.unref();
     const shard = this.#options.shard ?? config.shard;
@@ -386,6 +413,7 @@ export class App {
     // changes anything), so a refusal leaves the old config running untouched.
     try {
       this.#scheduler.setMailboxes(mailboxes);
+      this.#watchMailboxes(mailboxes);
     } catch (error) {
       return this.#reloadFailed(error instanceof Error ? error.message : String(error));
     }
