@@ -23,6 +23,12 @@ import { DEFAULT_WATCHDOG_GRACE_MS, Scheduler } from './schedule/scheduler.js';
 import { expectedGapMs, ProgressWatchdog } from './schedule/watchdog.js';
 import type { Secret } from './secret.js';
 import { inShard, type Shard } from './shard.js';
+import {
+  type MailboxDetail,
+  mailboxViews,
+  type ReloadState,
+  type StatusSnapshot,
+} from './web/status.js';
 
 export interface AppOptions {
   version: string;
@@ -112,6 +118,8 @@ export class App {
   readonly #watchdog = new ProgressWatchdog();
   #expectedGapMs = Number.POSITIVE_INFINITY;
   #watchdogSlackMs = 0;
+  /** The last reload, for the status page. */
+  #reloadState: ReloadState;
 
   constructor(config: Config, options: AppOptions) {
     this.#config = config;
@@ -119,6 +127,7 @@ export class App {
     this.#options = options;
     this.#log = options.logger ?? createLogger();
     this.#clock = options.clock ?? systemClock;
+    this.#reloadState = { ok: null, at: this.#clock.now(), error: null };
     mkdirSync(config.state_dir, { recursive: true });
     const mailboxes = this.#mailboxes(config);
     this.metrics = createMetrics({
@@ -195,6 +204,32 @@ export class App {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** What the status page shows, now. */
+  status(): StatusSnapshot {
+    return {
+      now: this.#clock.now(),
+      version: this.#options.version,
+      ready: this.#ready,
+      mailboxes: mailboxViews(this.#mailboxes(this.#config), this.history, this.#engine.snapshot()),
+      outbox: { pending: this.#outbox.pending() },
+      reload: this.#reloadState,
+    };
+  }
+
+  /** One mailbox with its recent probes; undefined for a name not (or no longer) configured. */
+  mailboxDetail(name: string): MailboxDetail | undefined {
+    const config = this.#mailboxes(this.#config).find((m) => m.name === name);
+    if (config === undefined) return undefined;
+    const [view] = mailboxViews([config], this.history, this.#engine.snapshot());
+    if (view === undefined) return undefined;
+    return {
+      now: this.#clock.now(),
+      version: this.#options.version,
+      mailbox: view,
+      recent: this.history.recent(name),
+    };
   }
 
   /** Why the process is not healthy (the scheduler stopped making progress), or null. */
@@ -371,6 +406,7 @@ export class App {
 
   #reloadFailed(message: string): ReloadOutcome {
     this.metrics.recordReload(false, this.#clock.now());
+    this.#reloadState = { ok: false, at: this.#clock.now(), error: message };
     this.#log.error(
       { event: 'reload_failed', error: message },
       'config reload rejected; the previous config keeps running',
@@ -437,6 +473,7 @@ export class App {
       }
     }
     this.metrics.recordReload(true, this.#clock.now());
+    this.#reloadState = { ok: true, at: this.#clock.now(), error: null };
     this.#log.info({ event: 'reloaded', mailboxes: mailboxes.length }, 'config reloaded');
     return { ok: true };
   }

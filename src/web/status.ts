@@ -1,4 +1,6 @@
 import type { AuthMethod, TlsMode } from '../config/modes.js';
+import type { MailboxConfig } from '../config/schema.js';
+import type { ProbeHistory } from '../history/history.js';
 import type { ProbeResult } from '../probe/result.js';
 
 /**
@@ -52,4 +54,29 @@ export interface MailboxDetail {
   version: string;
   mailbox: MailboxView;
   recent: readonly ProbeResult[];
+}
+
+/** The view of each mailbox: its config, its newest probe and since when, its alerts. */
+export function mailboxViews(
+  mailboxes: readonly MailboxConfig[],
+  history: ProbeHistory,
+  firing: readonly { rule: string; mailbox: string; severity: string }[],
+): MailboxView[] {
+  const alerts = new Map<string, AlertBadge[]>();
+  for (const a of firing) {
+    const list = alerts.get(a.mailbox) ?? [];
+    list.push({ rule: a.rule, severity: a.severity });
+    alerts.set(a.mailbox, list);
+  }
+  return mailboxes.map((m) => ({
+    name: m.name,
+    labels: m.labels,
+    server: m.host.includes(':') ? `[${m.host}]:${m.port}` : `${m.host}:${m.port}`,
+    tls: m.tls,
+    auth: m.auth,
+    schedule: m.schedule,
+    latest: history.latest(m.name),
+    since: history.since(m.name),
+    alerts: alerts.get(m.name) ?? [],
+  }));
 }
