@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProbeHistory } from '../../../src/history/history.js';
+import { packTranscript } from '../../../src/history/packed-transcript.js';
+import type { Transcript } from '../../../src/probe/transcript.js';
 import { failed, ok } from '../../fixtures/probe-results.js';
 
 const at = (seconds: number) => ({ started_at: 1_800_000_000 + seconds });
@@ -66,5 +68,54 @@ describe('ProbeHistory', () => {
     assert.equal(history.latest('a'), undefined);
     assert.equal(history.since('a'), undefined);
     assert.notEqual(history.latest('b'), undefined);
+  });
+});
+
+describe('ProbeHistory: transcripts', () => {
+  const transcript = (n: number): Transcript => ({
+    lines: [
+      { at_ms: 0.4, dir: '*', text: 'connected to 127.0.0.1:995' },
+      { at_ms: 1.2, dir: 'S', text: `+OK ready <${n}@host> déjà vu…` },
+      { at_ms: 1.5, dir: 'C', text: 'AUTH PLAIN ***' },
+      { at_ms: 12345.6, dir: 'S', text: '' },
+    ],
+    omitted: n,
+  });
+
+  it('keeps them packed and gives them back as they were; latest() leaves them out', () => {
+    const history = new ProbeHistory();
+    history.record(ok('a', { transcript: transcript(1), capabilities: ['TOP', 'UIDL'] }));
+    history.record(ok('a', { transcript: transcript(2) }));
+    assert.deepEqual(
+      history.recent('a').map((r) => r.transcript),
+      [transcript(2), transcript(1)],
+    );
+    assert.equal(history.latest('a')?.transcript, undefined);
+    assert.deepEqual(history.latest('a')?.capabilities, []);
+  });
+
+  it('past the budget the oldest lose their transcripts, not their results', () => {
+    const size = packTranscript(transcript(1)).length;
+    const history = new ProbeHistory(20, size * 3 + 1);
+    for (let i = 1; i <= 5; i++)
+      history.record(ok('a', { transcript: transcript(i), messages: i }));
+    const recent = history.recent('a');
+    assert.deepEqual(
+      recent.map((r) => r.messages),
+      [5, 4, 3, 2, 1],
+    );
+    assert.deepEqual(
+      recent.map((r) => r.transcript?.omitted),
+      [5, 4, 3, undefined, undefined],
+    );
+  });
+
+  it('a transcript of forty lines packs into well under a kilobyte', () => {
+    const lines = Array.from({ length: 40 }, (_, i) => ({
+      at_ms: i * 1.3,
+      dir: (i % 2 === 0 ? 'C' : 'S') as 'C' | 'S',
+      text: ['CAPA', '+OK', 'TOP', 'UIDL', 'STAT', '+OK 3 1208'][i % 6] as string,
+    }));
+    assert.ok(packTranscript({ lines, omitted: 0 }).length < 400);
   });
 });
