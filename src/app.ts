@@ -237,8 +237,9 @@ export class App {
     return this.#watchdog.problem(this.#clock.now(), this.#expectedGapMs, this.#watchdogSlackMs);
   }
 
-  /** What the watchdog expects of these mailboxes: a run within their schedules' gap. */
+  /** The history keeps these mailboxes; the watchdog expects a run within their schedules' gap. */
   #watchMailboxes(mailboxes: readonly MailboxConfig[]): void {
+    this.history.setMailboxes(mailboxes.map((m) => m.name));
     this.#expectedGapMs = expectedGapMs(mailboxes.map((m) => m.schedule));
     const longestTimeout = Math.max(0, ...mailboxes.map((m) => m.timeout));
     this.#watchdogSlackMs = longestTimeout + DEFAULT_WATCHDOG_GRACE_MS;
@@ -458,7 +459,6 @@ export class App {
     this.#capabilities.clear();
     this.#tlsSessions.clear();
     this.metrics.setMailboxes(mailboxes);
-    this.history.keepOnly(mailboxes.map((m) => m.name));
     this.#engine.reconfigure(config.alerting, mailboxes);
     if (!sameConfig(notifierSettings(previous.alerting), notifierSettings(config.alerting))) {
       try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProbeHistory } from '../../../src/history/history.js';
+import { limitsFor, ProbeHistory } from '../../../src/history/history.js';
 import { packTranscript } from '../../../src/history/packed-transcript.js';
 import type { Transcript } from '../../../src/probe/transcript.js';
 import { failed, ok } from '../../fixtures/probe-results.js';
@@ -9,7 +9,7 @@ const at = (seconds: number) => ({ started_at: 1_800_000_000 + seconds });
 
 describe('ProbeHistory', () => {
   it('keeps the last N results of each mailbox, newest first', () => {
-    const history = new ProbeHistory(3);
+    const history = new ProbeHistory({ probes: 3, transcriptOctets: 1e6 });
     for (let i = 1; i <= 5; i++) history.record(ok('a', { messages: i, ...at(i) }));
     history.record(ok('b', { messages: 100 }));
     assert.deepEqual(
@@ -23,7 +23,7 @@ describe('ProbeHistory', () => {
   });
 
   it('before the ring is full, the order is the order of arrival', () => {
-    const history = new ProbeHistory(20);
+    const history = new ProbeHistory({ probes: 20, transcriptOctets: 1e6 });
     for (let i = 1; i <= 4; i++) history.record(ok('a', { messages: i }));
     assert.deepEqual(
       history.recent('a').map((r) => r.messages),
@@ -60,14 +60,25 @@ describe('ProbeHistory', () => {
     assert.equal(history.since('nobody'), undefined);
   });
 
-  it('keepOnly drops the history of removed mailboxes', () => {
+  it('setMailboxes drops the history of removed mailboxes and applies the new limits', () => {
     const history = new ProbeHistory();
     history.record(ok('a'));
-    history.record(ok('b'));
-    history.keepOnly(['b']);
+    for (let i = 1; i <= 5; i++) history.record(ok('b', { messages: i }));
+    history.setMailboxes(['b'], { probes: 2, transcriptOctets: 1e6 });
     assert.equal(history.latest('a'), undefined);
     assert.equal(history.since('a'), undefined);
-    assert.notEqual(history.latest('b'), undefined);
+    assert.deepEqual(
+      history.recent('b').map((r) => r.messages),
+      [5, 4],
+    );
+  });
+
+  it('limitsFor: 20 probes each up to 2,500 mailboxes, fewer beyond, never under 3', () => {
+    assert.deepEqual(limitsFor(1), { probes: 20, transcriptOctets: 32 * 1024 });
+    assert.deepEqual(limitsFor(1000), { probes: 20, transcriptOctets: 32 * 1024 });
+    assert.deepEqual(limitsFor(2500), { probes: 20, transcriptOctets: 13_421 });
+    assert.deepEqual(limitsFor(10_000), { probes: 5, transcriptOctets: 4096 });
+    assert.deepEqual(limitsFor(100_000), { probes: 3, transcriptOctets: 4096 });
   });
 });
 
@@ -96,7 +107,7 @@ describe('ProbeHistory: transcripts', () => {
 
   it('past the budget the oldest lose their transcripts, not their results', () => {
     const size = packTranscript(transcript(1)).length;
-    const history = new ProbeHistory(20, size * 3 + 1);
+    const history = new ProbeHistory({ probes: 20, transcriptOctets: size * 3 + 1 });
     for (let i = 1; i <= 5; i++)
       history.record(ok('a', { transcript: transcript(i), messages: i }));
     const recent = history.recent('a');
