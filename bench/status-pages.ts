@@ -131,8 +131,9 @@ async function main(argv: string[]): Promise<void> {
     const before = heapMiB();
     const history = new ProbeHistory();
     history.setMailboxes(configs.map((c) => c.name));
-    for (let round = 0; round < PROBES; round++)
-      configs.forEach((c, i) => history.record(result(c.name, i, round, now / 1000)));
+    for (let round = 0; round < PROBES; round++) {
+      for (const [i, c] of configs.entries()) history.record(result(c.name, i, round, now / 1000));
+    }
     const heap = heapMiB() - before;
     const snapshot = () => ({
       now,
