@@ -41,10 +41,6 @@ const OUTBOX_HANDOVER_MS = 15_000;
 /** How often the capability cache is written to the state directory. */
 const CACHE_SAVE_MS = 60_000;
 
-function labelNames(mailboxes: readonly MailboxConfig[]): string[] {
-  return [...new Set(mailboxes.flatMap((m) => Object.keys(m.labels)))].sort();
-}
-
 /**
  * What the outbox's senders are built from. Compared with sameConfig, which compares
  * Secrets by value: JSON would show every password as the same mask, and a reload that
@@ -107,7 +103,7 @@ export class App {
     const mailboxes = this.#mailboxes(config);
     this.metrics = createMetrics({
       version: options.version,
-      labelNames: labelNames(mailboxes),
+      mailboxPhases: config.metrics.mailbox_phases,
       configLoadedAtMs: this.#clock.now(),
     });
     this.metrics.setMailboxes(mailboxes);
@@ -273,7 +269,7 @@ export class App {
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
       listen: config.server.listen,
-      render: () => this.metrics.render(),
+      exposition: () => this.metrics.exposition(),
       isReady: () => this.#ready,
       reload: () => this.reload(),
       auth:
@@ -375,6 +371,7 @@ export class App {
     this.#config = config;
     this.#capabilities.clear();
     this.#tlsSessions.clear();
+    this.metrics.setMailboxPhases(config.metrics.mailbox_phases);
     this.metrics.setMailboxes(mailboxes);
     for (const name of [...this.#status.keys()])
       if (!mailboxes.some((m) => m.name === name)) this.#status.delete(name);
