@@ -198,14 +198,14 @@ export function cliCommand(): { args: string[]; path: string } {
 
 /**
  * Builds dist/ (npm run build) when dist/cli.js is missing; throws with tsc's output if it
- * fails. --noEmitOnError: a failed build leaves no half-built dist/ that a later run would
- * take for a good one.
+ * fails. The build type-checks first and writes nothing on an error, so no half-built dist/
+ * is left for a later run to take for a good one.
  */
 export function ensureBuilt(): void {
   if (process.env.POP3_MONITOR_CLI !== undefined || existsSync(join(REPO_ROOT, 'dist', 'cli.js')))
     return;
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const built = run(npm, ['run', 'build', '--silent', '--', '--noEmitOnError'], {
+  const built = run(npm, ['run', 'build', '--silent'], {
     timeoutMs: 300_000,
   });
   if (built.status !== 0 || !existsSync(join(REPO_ROOT, 'dist', 'cli.js'))) {
