@@ -29,8 +29,6 @@ export interface AppOptions {
   shard?: Shard;
   /** Reads the config again for SIGHUP and POST /-/reload; throws ConfigError when invalid. */
   reloadConfig?: () => Config;
-  /** Replaces probeMailbox (benchmarks); production leaves it unset. */
-  probe?: (mailbox: MailboxConfig, deps: ProbeDeps) => Promise<ProbeResult>;
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
@@ -124,7 +122,6 @@ export class App {
         this.metrics.setAlertFiring(rule, mailbox, severity, firing),
       logger: this.#log.child({ component: 'alerts' }),
     });
-    const probe = options.probe ?? probeMailbox;
     // TLS sessions are resumed between probes of a server; the store remembers the
     // certificate of the last full handshake (a resumed session shows none) and forces a
     // full one hourly, so the expiry metric and the cert_expiry_days rule stay right.
@@ -137,7 +134,7 @@ export class App {
       clock: this.#clock,
       maxConcurrent: config.scheduler.max_concurrent_probes,
       maxPerHost: config.scheduler.max_concurrent_per_host,
-      probe: (mailbox) => probe(mailbox, deps),
+      probe: (mailbox) => probeMailbox(mailbox, deps),
       onResult: (result) => this.#onResult(result),
       onSkip: (mailbox, reason) => {
         this.metrics.recordSkip(mailbox.name, reason);

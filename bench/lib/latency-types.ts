@@ -62,6 +62,12 @@ export interface Series {
   phases?: Partial<Record<Phase, number>>;
   /** Probes that skipped CAPA (the cache hit). */
   capaSkipped?: number;
+  /**
+   * Cold processes: the session itself, ms. Ours: the probe's phases from connect to the
+   * QUIT reply (their sum, from `probe --json`); poplib's: the script's own wall_s of the
+   * session (after the interpreter started).
+   */
+  sessionMs?: number[];
   /** Failed probes by error code (ours) or exit status (processes). */
   failures: Record<string, number>;
   note?: string;

@@ -15,14 +15,19 @@ import type { Exposition } from './metrics.js';
  * /healthz and /readyz (and the probes) go on while a large exposition is written.
  */
 const SLICE_MS = 8;
-/** Text gathered before one write to the socket (or to gzip). */
-const WRITE_BYTES = 64 * 1024;
+/**
+ * Text gathered before one write to the socket or to gzip. Each gzip write is one job on
+ * libuv's thread pool and one more turn of the loop, so fewer, larger writes finish sooner
+ * on a busy machine.
+ */
+const WRITE_BYTES = 256 * 1024;
 
 /**
- * gzip level 1: a third of the default level's CPU for an output ~15% larger; the
- * exposition is so repetitive that it still shrinks ~20-fold (docs/BENCHMARKS.md).
+ * gzip level 1: half the default level's CPU for an output ~7% larger; the exposition is
+ * so repetitive that it still shrinks ~15-fold (docs/BENCHMARKS.md). The buffers let a
+ * render hand over a few writes without waiting for each to be compressed.
  */
-const GZIP_OPTIONS = { level: 1 };
+const GZIP_OPTIONS = { level: 1, chunkSize: 64 * 1024, highWaterMark: 2 * 1024 * 1024 };
 
 /** True when an Accept-Encoding header accepts gzip (RFC 9110 section 12.5.3). */
 export function acceptsGzip(header: string | undefined): boolean {

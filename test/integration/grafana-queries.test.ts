@@ -6,7 +6,7 @@
  * (test/servers/start.sh) and dist/ (built when missing; $POP3_MONITOR_CLI overrides it).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +21,7 @@ import {
   REPO_ROOT,
   requireBinary,
   startChild,
+  startPrometheus,
   waitFor,
 } from './shipping-support.js';
 
@@ -216,7 +217,7 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
   }
 
   before(async () => {
-    const prometheusBin = requireBinary('prometheus', '/usr/bin/prometheus', 'prometheus');
+    requireBinary('prometheus', '/usr/bin/prometheus', 'prometheus');
     ensureBuilt();
     dir = mkdtempSync(join(tmpdir(), 'pop3-grafana-'));
     const monitorPort = await freePort();
@@ -279,31 +280,9 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
       { timeoutMs: 20_000, child: daemon },
     );
 
-    const promPort = await freePort();
-    promUrl = `http://127.0.0.1:${promPort}`;
-    mkdirSync(join(dir, 'tsdb'));
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      JSON.stringify({
-        global: { scrape_interval: '1s', evaluation_interval: '1s' },
-        rule_files: [RULES],
-        scrape_configs: [{ job_name: 'pop3-monitor', static_configs: [{ targets: [instance] }] }],
-      }),
-    );
-    prometheus = startChild(prometheusBin, [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--log.level=warn',
-    ]);
-    await waitFor(
-      'Prometheus to be ready',
-      async () => {
-        const r = await httpGet(`${promUrl}/-/ready`);
-        return r.status === 200 ? true : undefined;
-      },
-      { timeoutMs: 30_000, child: prometheus },
-    );
+    const started = await startPrometheus(dir, [instance], [RULES]);
+    promUrl = started.url;
+    prometheus = started.child;
     await waitFor(
       '5 successful scrapes of the daemon',
       async () => {

@@ -7,7 +7,7 @@
  * test servers and dist/ (built when missing; $POP3_MONITOR_CLI overrides it).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +20,7 @@ import {
   httpGet,
   requireBinary,
   startChild,
+  startPrometheus,
   waitFor,
 } from './shipping-support.js';
 
@@ -76,7 +77,7 @@ describe('series per mailbox in a real Prometheus', () => {
   }
 
   before(async () => {
-    const prometheusBin = requireBinary('prometheus', '/usr/bin/prometheus', 'prometheus');
+    requireBinary('prometheus', '/usr/bin/prometheus', 'prometheus');
     ensureBuilt();
     dir = mkdtempSync(join(tmpdir(), 'pop3-budget-'));
     instance = `127.0.0.1:${await freePort()}`;
@@ -92,27 +93,9 @@ describe('series per mailbox in a real Prometheus', () => {
       async () => ((await httpGet(`http://${instance}/readyz`)).status === 200 ? true : undefined),
       { timeoutMs: 20_000, child: daemon },
     );
-    const promPort = await freePort();
-    promUrl = `http://127.0.0.1:${promPort}`;
-    mkdirSync(join(dir, 'tsdb'));
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      JSON.stringify({
-        global: { scrape_interval: '1s', evaluation_interval: '1s' },
-        scrape_configs: [{ job_name: 'pop3-monitor', static_configs: [{ targets: [instance] }] }],
-      }),
-    );
-    prometheus = startChild(prometheusBin, [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--log.level=warn',
-    ]);
-    await waitFor(
-      'Prometheus to be ready',
-      async () => ((await httpGet(`${promUrl}/-/ready`)).status === 200 ? true : undefined),
-      { timeoutMs: 30_000, child: prometheus },
-    );
+    const started = await startPrometheus(dir, [instance]);
+    promUrl = started.url;
+    prometheus = started.child;
   });
 
   after(async () => {
