@@ -158,7 +158,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
     configFile: writeConfig(dir, options, fleet.servers),
     // debug: one probe_result line per probe, with its start time.
     env: { POP3_MONITOR_LOG_LEVEL: 'debug', POP3_MONITOR_LOG_FORMAT: 'json' },
-    nodeArgs: options.traceGc ? ['--trace-gc'] : [],
+    nodeArgs: ['--trace-gc'],
     onLog,
     onText,
   });
@@ -384,14 +384,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
         ),
       })),
     },
-    gc: options.traceGc
-      ? {
-          collections: steadyGc.length,
-          maxPauseMs: maxOf(steadyGc.map((g) => g.ms)),
-          maxMarkCompactMs: maxOf(steadyGc.filter((g) => g.kind !== 'Scavenge').map((g) => g.ms)),
-          totalPauseMs: steadyGc.reduce((sum, g) => sum + g.ms, 0),
-        }
-      : null,
+    gc: {
+      collections: steadyGc.length,
+      maxPauseMs: maxOf(steadyGc.map((g) => g.ms)),
+      maxMarkCompactMs: maxOf(steadyGc.filter((g) => g.kind !== 'Scavenge').map((g) => g.ms)),
+      totalPauseMs: steadyGc.reduce((sum, g) => sum + g.ms, 0),
+    },
     series,
     daemonExit: exit,
     durationS: (performance.now() - t0) / 1000,
@@ -416,7 +414,6 @@ async function cli(argv: string[]): Promise<void> {
       hosts: { type: 'string', default: String(DEFAULT_SCALE_OPTIONS.hosts) },
       tls: { type: 'string', default: 'none' },
       'scrape-every': { type: 'string', default: String(DEFAULT_SCALE_OPTIONS.scrapeEveryS) },
-      'trace-gc': { type: 'boolean', default: false },
       json: { type: 'string' },
     },
   });
@@ -435,7 +432,6 @@ async function cli(argv: string[]): Promise<void> {
     hosts: Number(values.hosts),
     tls: values.tls,
     scrapeEveryS: Number(values['scrape-every']),
-    traceGc: values['trace-gc'],
   });
   const file =
     values.json ??

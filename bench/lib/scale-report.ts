@@ -16,8 +16,6 @@ export interface ScaleOptions {
   maxPerHost: number;
   /** Seconds between /metrics scrapes during the run; 0: none until the ones at the end. */
   scrapeEveryS: number;
-  /** Run the daemon with V8's --trace-gc and report its pauses. */
-  traceGc?: boolean;
   log?: (line: string) => void;
 }
 
