@@ -343,7 +343,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
       // VmHWM is updated lazily by the kernel: the sampled VmRSS can be higher.
       peak: Math.max(memory.peakMb, maxOf(rss.filter((r) => r.at < reloadAt).map((r) => r.mb))),
       max: maxOf(rss.map((r) => r.mb)),
-      steadyMax: maxOf(rss.filter((r) => r.at >= steadyStart).map((r) => r.mb)),
+      steadyMax: maxOf(rss.filter((r) => r.at >= steadyStart && r.at < reloadAt).map((r) => r.mb)),
       end: memory.rssMb,
     },
     cpu: {
