@@ -19,11 +19,14 @@ import { TlsSessionStore } from '../src/probe/tls-sessions.js';
 import { latencyVerdicts, renderLatency } from './lib/latency-report.js';
 import {
   CLI_SUBJECT,
+  CLI_SUBJECT_FULL,
   CLI_SUBJECT_NO_EXTRA_CA,
   type CpuRow,
   DEFAULT_LATENCY_OPTIONS,
   type LatencyOptions,
   type LatencyReport,
+  ourSubject,
+  PIPELINING_VARIANTS,
   type Series,
 } from './lib/latency-types.js';
 import { machineInfo } from './lib/machine.js';
@@ -137,7 +140,13 @@ export function sessionOf(result: ProbeResult): number {
   return ms;
 }
 
-function cliConfigYaml(mode: Mode, port: number, caFile: string, stateDir: string): string {
+function cliConfigYaml(
+  mode: Mode,
+  port: number,
+  caFile: string,
+  stateDir: string,
+  pipelining: boolean | 'full',
+): string {
   const tls = { plain: 'none', starttls: 'starttls', implicit: 'implicit' }[mode];
   return [
     'server:',
@@ -152,6 +161,7 @@ function cliConfigYaml(mode: Mode, port: number, caFile: string, stateDir: strin
     `    password: $${'{'}BENCH_POP3_PASSWORD}`,
     `    tls: ${tls}`,
     `    tls_ca_file: ${caFile}`,
+    `    pipelining: ${pipelining}`,
     '',
   ].join('\n');
 }
@@ -222,47 +232,50 @@ export async function runProbeLatency(options: LatencyOptions): Promise<LatencyR
       });
       const subjects: Subject[] = [];
 
-      // pop3-monitor in this process: without and with the capability cache + TLS tickets.
-      for (const cached of [false, true]) {
-        for (const where of ['direct', 'proxy'] as const) {
-          const name = cached ? 'pop3-monitor, cached' : 'pop3-monitor, uncached';
-          const s = newSeries(name, mode, 'warm', where);
-          const mailbox = mailboxConfig({
-            name: `bench-${mode}`,
-            host: DOVECOT_HOST,
-            port: via[where],
-            mode,
-            username: BENCH_USER.user,
-            password: BENCH_USER.password,
-            caPem,
-            caFile: DOVECOT_CA_FILE,
-          });
-          const deps: ProbeDeps = {};
-          if (cached) {
-            deps.tlsSessions = new TlsSessionStore();
-            if (options.capabilityCache) deps.capabilityCache = new CapabilityCache();
+      // pop3-monitor in this process: without and with the capability cache + TLS tickets,
+      // with the default pipelining and with pipelining: full.
+      for (const variant of PIPELINING_VARIANTS) {
+        for (const cached of [false, true]) {
+          for (const where of ['direct', 'proxy'] as const) {
+            const s = newSeries(ourSubject(cached, variant), mode, 'warm', where);
+            const mailbox = mailboxConfig({
+              name: `bench-${mode}`,
+              host: DOVECOT_HOST,
+              port: via[where],
+              mode,
+              username: BENCH_USER.user,
+              password: BENCH_USER.password,
+              caPem,
+              caFile: DOVECOT_CA_FILE,
+              pipelining: variant.pipelining,
+            });
+            const deps: ProbeDeps = {};
+            if (cached) {
+              deps.tlsSessions = new TlsSessionStore();
+              if (options.capabilityCache) deps.capabilityCache = new CapabilityCache();
+            }
+            const results: ProbeResult[] = [];
+            s.capaSkipped = 0;
+            // Warm-up (JIT, and it fills the cache and the TLS ticket): not recorded.
+            await probeMailbox(mailbox, deps);
+            subjects.push({
+              series: s,
+              async run() {
+                const { result, cpuMs } = await probeOnce(mailbox, deps);
+                s.n += 1;
+                if (!result.success) {
+                  fail(s, `${result.error?.code}: ${result.error?.message.slice(0, 80)}`);
+                  return;
+                }
+                s.ok += 1;
+                s.wallMs.push((result.phases.total ?? Number.NaN) * 1000);
+                s.cpuMs.push(cpuMs);
+                if (result.phases.capa === undefined) s.capaSkipped = (s.capaSkipped ?? 0) + 1;
+                results.push(result);
+                s.phases = medianPhases(results);
+              },
+            });
           }
-          const results: ProbeResult[] = [];
-          s.capaSkipped = 0;
-          // Warm-up (JIT, and it fills the cache and the TLS ticket): not recorded.
-          await probeMailbox(mailbox, deps);
-          subjects.push({
-            series: s,
-            async run() {
-              const { result, cpuMs } = await probeOnce(mailbox, deps);
-              s.n += 1;
-              if (!result.success) {
-                fail(s, `${result.error?.code}: ${result.error?.message.slice(0, 80)}`);
-                return;
-              }
-              s.ok += 1;
-              s.wallMs.push((result.phases.total ?? Number.NaN) * 1000);
-              s.cpuMs.push(cpuMs);
-              if (result.phases.capa === undefined) s.capaSkipped = (s.capaSkipped ?? 0) + 1;
-              results.push(result);
-              s.phases = medianPhases(results);
-            },
-          });
         }
       }
 
@@ -271,28 +284,46 @@ export async function runProbeLatency(options: LatencyOptions): Promise<LatencyR
         // warm-up run learns are on disk for the measured runs (src/cli.ts).
         const stateDir = join(tmp, `state-${mode}`);
         mkdirSync(stateDir, { recursive: true });
-        const configFile = join(tmp, `cli-${mode}.yaml`);
-        writeFileSync(configFile, cliConfigYaml(mode, proxy.port, DOVECOT_CA_FILE, stateDir), {
-          mode: 0o600,
-        });
+        const configFile = (pipelining: boolean | 'full') => {
+          const file = join(tmp, `cli-${mode}-${pipelining}.yaml`);
+          writeFileSync(
+            file,
+            cliConfigYaml(mode, proxy.port, DOVECOT_CA_FILE, stateDir, pipelining),
+            { mode: 0o600 },
+          );
+          return file;
+        };
+        const cliArgs = (pipelining: boolean | 'full' = true) => [
+          cli,
+          'probe',
+          '--config',
+          configFile(pipelining),
+          '--json',
+        ];
         // NODE_EXTRA_CA_CERTS (set on this machine to the whole system bundle) makes every
-        // Node process parse it at start (~40-80 ms): the plain mode also runs without it.
-        const variants: { subject: string; env: NodeJS.ProcessEnv }[] = [
-          { subject: CLI_SUBJECT, env: { ...process.env } },
+        // Node process parse it at start (~40-80 ms): the plain mode also runs without it,
+        // and with pipelining: full (the login and the transaction in one write).
+        const variants: { subject: string; env: NodeJS.ProcessEnv; args: string[] }[] = [
+          { subject: CLI_SUBJECT, env: { ...process.env }, args: cliArgs() },
         ];
         if (process.env.NODE_EXTRA_CA_CERTS && mode === 'plain') {
           const env = { ...process.env };
           delete env.NODE_EXTRA_CA_CERTS;
-          variants.push({ subject: CLI_SUBJECT_NO_EXTRA_CA, env });
+          variants.push({ subject: CLI_SUBJECT_NO_EXTRA_CA, env, args: cliArgs() });
         }
-        const cliArgs = [cli, 'probe', '--config', configFile, '--json'];
+        if (mode === 'plain')
+          variants.push({
+            subject: CLI_SUBJECT_FULL,
+            env: { ...process.env },
+            args: cliArgs('full'),
+          });
         const cliEnv = (env: NodeJS.ProcessEnv) => ({
           ...env,
           BENCH_POP3_PASSWORD: BENCH_USER.password,
           POP3_MONITOR_LOG_LEVEL: 'warn',
         });
         // Warm-up: fills the capability cache in state_dir (and the page cache). Not recorded.
-        await runMeasured(process.execPath, cliArgs, cliEnv(process.env));
+        await runMeasured(process.execPath, cliArgs(), cliEnv(process.env));
         for (const variant of variants) {
           const s = newSeries(variant.subject, mode, 'cold', 'proxy');
           s.note = 'node dist/cli.js probe --json';
@@ -301,7 +332,7 @@ export async function runProbeLatency(options: LatencyOptions): Promise<LatencyR
           subjects.push({
             series: s,
             async run() {
-              const r = await runMeasured(process.execPath, cliArgs, cliEnv(variant.env));
+              const r = await runMeasured(process.execPath, variant.args, cliEnv(variant.env));
               s.n += 1;
               let result: ProbeResult | undefined;
               try {

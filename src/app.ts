@@ -12,6 +12,7 @@ import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { type HttpServer, startHttpServer } from './metrics/server.js';
+import { TokenSource } from './oauth/token-source.js';
 import { CapabilityCache } from './probe/capability-cache.js';
 import { type ProbeDeps, probeMailbox } from './probe/probe.js';
 import type { ProbeResult } from './probe/result.js';
@@ -58,7 +59,11 @@ function notifierSettings(alerting: AlertingConfig): unknown[] {
 /** Every secret of a config, for scrubbing server replies (a server may quote any of them). */
 function configSecrets(config: Config): Secret[] {
   const all = [
-    ...config.mailboxes.map((m) => m.password),
+    ...config.mailboxes.flatMap((m) => [
+      m.password,
+      m.oauth2?.client_secret,
+      m.oauth2?.refresh_token,
+    ]),
     config.alerting.smtp?.password,
     config.server.basic_auth?.password,
     config.server.bearer_token,
@@ -78,6 +83,8 @@ export class App {
   readonly metrics: Metrics;
   readonly #capabilities: CapabilityCache;
   readonly #tlsSessions = new TlsSessionStore();
+  /** OAuth2 access tokens, shared by the mailboxes of one client; kept across reloads. */
+  readonly #tokens: TokenSource;
   readonly #scheduler: Scheduler;
   readonly #engine: AlertEngine;
   #outbox: Outbox;
@@ -122,6 +129,10 @@ export class App {
         this.metrics.setAlertFiring(rule, mailbox, severity, firing),
       logger: this.#log.child({ component: 'alerts' }),
     });
+    this.#tokens = new TokenSource({
+      clock: this.#clock,
+      logger: this.#log.child({ component: 'oauth' }),
+    });
     // TLS sessions are resumed between probes of a server; the store remembers the
     // certificate of the last full handshake (a resumed session shows none) and forces a
     // full one hourly, so the expiry metric and the cert_expiry_days rule stay right.
@@ -129,6 +140,7 @@ export class App {
       capabilityCache: this.#capabilities,
       tlsSessions: this.#tlsSessions,
       otherSecrets: () => configSecrets(this.#config),
+      tokens: this.#tokens,
     };
     this.#scheduler = new Scheduler({
       clock: this.#clock,

@@ -100,6 +100,16 @@ async function probeCommand(
     import('./probe/capability-cache.js'),
     import('./probe/format.js'),
   ]);
+  // One token source for the run: mailboxes that share an OAuth2 client share its token.
+  // Its OAuth2 library is loaded only when a mailbox needs it.
+  let tokens: import('./oauth/token-source.js').TokenSource | undefined;
+  if (mailboxes.some((m) => m.oauth2 !== undefined)) {
+    const [{ TokenSource }, { systemClock }] = await Promise.all([
+      import('./oauth/token-source.js'),
+      import('./clock.js'),
+    ]);
+    tokens = new TokenSource({ clock: systemClock });
+  }
   // The capabilities the daemon (or an earlier probe) learned, from state_dir: a probe of
   // a known server skips CAPA, one round trip. Only a cache: unreadable is empty, a failure
   // to save it does not fail the probe, and a state_dir that does not exist is not
@@ -108,7 +118,9 @@ async function probeCommand(
   const capabilityCache = new CapabilityCache(
     stateDir ? { file: join(config.state_dir, 'capabilities.json') } : {},
   );
-  const results = await Promise.all(mailboxes.map((m) => probeMailbox(m, { capabilityCache })));
+  const results = await Promise.all(
+    mailboxes.map((m) => probeMailbox(m, { capabilityCache, tokens })),
+  );
   try {
     if (stateDir) capabilityCache.save();
   } catch (error) {

@@ -13,6 +13,7 @@ export const CAPABILITY_CACHE_DEFAULT = true;
 
 export const CLI_SUBJECT = 'pop3-monitor probe (CLI)';
 export const CLI_SUBJECT_NO_EXTRA_CA = 'pop3-monitor probe (CLI), NODE_EXTRA_CA_CERTS unset';
+export const CLI_SUBJECT_FULL = 'pop3-monitor probe (CLI), pipelining: full';
 
 export interface LatencyOptions {
   /** Probes per subject and mode. */
@@ -37,7 +38,10 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   capabilityCache: CAPABILITY_CACHE_DEFAULT,
 };
 
-/** Round-trip floors: how a mode's probe can be done at best (docs/BENCHMARKS.md). */
+/**
+ * Round-trip floors with `pipelining: full`: how a mode's probe can be done at best
+ * (docs/BENCHMARKS.md), and the issue's targets.
+ */
 export const FLOOR_RTT: Record<Mode, { cached: number; uncached: number }> = {
   // connect 1 + greeting 1 + one pipelined exchange (login..QUIT) 1; CAPA is +1.
   plain: { cached: 3, uncached: 4 },
@@ -46,6 +50,20 @@ export const FLOOR_RTT: Record<Mode, { cached: number; uncached: number }> = {
   // plain + TLS 1.3 handshake 1 (the greeting follows the client's Finished).
   implicit: { cached: 4, uncached: 5 },
 };
+
+/**
+ * The in-process probe is measured with the default pipelining (the login, then the
+ * transaction: one round trip more than the floors above) and with `pipelining: full`.
+ */
+export const PIPELINING_VARIANTS = [
+  { pipelining: true, suffix: '', label: 'default (true)', extraRtt: 1 },
+  { pipelining: 'full', suffix: ', pipelining: full', label: 'full', extraRtt: 0 },
+] as const;
+
+/** The series name of the in-process probe. */
+export function ourSubject(cached: boolean, variant: (typeof PIPELINING_VARIANTS)[number]): string {
+  return `pop3-monitor, ${cached ? 'cached' : 'uncached'}${variant.suffix}`;
+}
 
 export interface Series {
   subject: string;

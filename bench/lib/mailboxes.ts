@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { MailboxConfig, TlsMode } from '../../src/config/schema.js';
+import type { MailboxConfig, Pipelining, TlsMode } from '../../src/config/schema.js';
 import { Secret } from '../../src/secret.js';
 import { DOVECOT, SERVERS_DIR, USERS } from '../../test/servers/env.js';
 
@@ -35,6 +35,8 @@ export interface MailboxSpec {
   caFile?: string | undefined;
   schedule?: string;
   timeoutMs?: number;
+  /** Default true, as the config loader's. */
+  pipelining?: Pipelining;
 }
 
 /** A resolved MailboxConfig as the config loader would produce it, with the defaults. */
@@ -54,7 +56,7 @@ export function mailboxConfig(spec: MailboxSpec): MailboxConfig {
     tls_servername: undefined,
     auth: 'auto',
     top_lines: 0,
-    pipelining: true,
+    pipelining: spec.pipelining ?? true,
     auth_failure_backoff: 15 * 60_000,
     labels: {},
   };

@@ -4,7 +4,8 @@
  *
  * Decisions (the issue left them open):
  * - consecutive_login_failures counts failed probes whose error.code is `auth` (the server
- *   refused the credentials). A success, an `in_use` refusal (RFC 2449 §8.1.2: the
+ *   refused the credentials), and `token` failures where the OAuth2 token endpoint refused
+ *   the client or the grant (credentials_refused: a revoked refresh token). A success, an `in_use` refusal (RFC 2449 §8.1.2: the
  *   credentials were accepted, the maildrop is locked) or a failure after login (phase
  *   stat/noop/uidl/top/quit) resets it to 0. Any other failure (connect, TLS, timeout,
  *   LOGIN-DELAY...) leaves it as it was: it says nothing about the credentials.
@@ -25,7 +26,7 @@
  */
 import type { AlertingConfig, RuleConfig, RuleMetric, RuleOp, Severity } from '../config/schema.js';
 import type { Reason } from '../pop3/errors.js';
-import type { Phase, ProbeResult } from '../probe/result.js';
+import { isCredentialRefusal, type Phase, type ProbeResult } from '../probe/result.js';
 import { BUILTIN_RULE_NAMES, BUILTIN_RULES } from './builtin-rules.js';
 import type { AlertSnapshot } from './types.js';
 
@@ -164,7 +165,7 @@ export function nextCounters(prev: MailboxCounters, result: ProbeResult): Mailbo
   if (result.success) return { consecutive_failures: 0, consecutive_login_failures: 0 };
   const error = result.error;
   let login = prev.consecutive_login_failures;
-  if (error?.code === 'auth') login += 1;
+  if (error !== null && isCredentialRefusal(error)) login += 1;
   else if (error !== null && (error.code === 'in_use' || AFTER_LOGIN.has(error.phase))) login = 0;
   return { consecutive_failures: prev.consecutive_failures + 1, consecutive_login_failures: login };
 }

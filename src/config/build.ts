@@ -1,6 +1,7 @@
 import { Secret } from '../secret.js';
 import { joinPath } from './config-error.js';
 import type { FileReader } from './files.js';
+import { type OAuth2Config, type OAuth2Data, resolveOAuth2 } from './oauth2.js';
 import type { Config, MailboxConfig, ServerConfig, SmtpConfig } from './schema.js';
 import type { AlertingData, MailboxData, Validated } from './validate.js';
 
@@ -48,8 +49,10 @@ function buildMailbox(m: MailboxData, path: string, files: FileReader): MailboxC
     // RFC 8314 §3.3: implicit TLS on 995; RFC 1939 and RFC 2595 STLS on 110.
     port: m.port ?? (m.tls === 'implicit' ? 995 : 110),
     username: m.username,
-    password: secretOf(m.password, m.password_file, path, files),
-    password_file: m.password_file === undefined ? undefined : files.resolve(m.password_file),
+    // With oauth2 the token comes from the token source; an inherited password is unused.
+    password: m.oauth2 ? undefined : secretOf(m.password, m.password_file, path, files),
+    password_file:
+      m.oauth2 || m.password_file === undefined ? undefined : files.resolve(m.password_file),
     schedule: m.schedule,
     timeout: m.timeout,
     tls: m.tls,
@@ -65,7 +68,16 @@ function buildMailbox(m: MailboxData, path: string, files: FileReader): MailboxC
     pipelining: m.pipelining,
     auth_failure_backoff: m.auth_failure_backoff,
     labels: m.labels,
+    oauth2: m.oauth2 === undefined ? undefined : buildOAuth2(m.oauth2, path, files),
   };
+}
+
+function buildOAuth2(data: OAuth2Data, path: string, files: FileReader): OAuth2Config {
+  const at = joinPath(path, 'oauth2');
+  return resolveOAuth2(data, {
+    secret: (field, file) => files.secret(joinPath(at, field), file),
+    resolve: (file) => files.resolve(file),
+  });
 }
 
 function buildServer(server: Validated['server'], files: FileReader): ServerConfig {

@@ -1,5 +1,6 @@
 import type { Secret } from '../secret.js';
 import { formatDuration } from './duration.js';
+import type { OAuth2Config } from './oauth2.js';
 import type { Config, MailboxConfig, RuleConfig, SmtpConfig } from './schema.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -43,6 +44,23 @@ function mailbox(m: MailboxConfig): Json {
     pipelining: m.pipelining,
     auth_failure_backoff: formatDuration(m.auth_failure_backoff),
     labels: { ...m.labels },
+    oauth2: m.oauth2 === undefined ? null : oauth2(m.oauth2),
+  };
+}
+
+function oauth2(o: OAuth2Config): Json {
+  return {
+    provider: o.provider,
+    grant: o.grant,
+    token_url: o.token_url,
+    client_id: o.client_id,
+    client_auth: o.client_auth,
+    client_secret: secret(o.client_secret),
+    client_secret_file: orNull(o.client_secret_file),
+    refresh_token: secret(o.refresh_token),
+    refresh_token_file: orNull(o.refresh_token_file),
+    scope: orNull(o.scope),
+    timeout: o.timeout === undefined ? null : formatDuration(o.timeout),
   };
 }
 

@@ -3,6 +3,13 @@ import { z } from 'zod';
 import { isOwnLabelName } from '../metrics/label-names.js';
 import type { Secret } from '../secret.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import {
+  OAUTH2_CLIENT_AUTH,
+  OAUTH2_GRANTS,
+  OAUTH2_PROVIDERS,
+  type OAuth2Config,
+  refineOAuth2,
+} from './oauth2.js';
 
 /**
  * Numbers and booleans may also be written as strings, so `${PORT}` from the
@@ -17,6 +24,17 @@ function fromText(value: unknown, kind: 'number' | 'boolean'): unknown {
 }
 const num = <T extends z.ZodType>(schema: T) => z.preprocess((v) => fromText(v, 'number'), schema);
 const bool = () => z.preprocess((v) => fromText(v, 'boolean'), z.boolean());
+
+/**
+ * `pipelining:` true (within a state, the default), false (never), or full (also across
+ * the login; src/pop3/client.ts says why that is not the default).
+ */
+export type Pipelining = boolean | 'full';
+const pipelining = () =>
+  z.preprocess(
+    (v) => fromText(v, 'boolean'),
+    z.union([z.boolean(), z.literal('full')], { error: 'expected true, false or full' }),
+  );
 
 // Messages never echo the value: it may have come from an environment variable, and
 // the field path already tells the user where to look.
@@ -72,8 +90,41 @@ const labelName = z
 
 export const TLS_MODES = ['implicit', 'starttls', 'none'] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
-export const AUTH_METHODS = ['auto', 'user', 'apop', 'plain', 'login', 'xoauth2'] as const;
+export const AUTH_METHODS = [
+  'auto',
+  'user',
+  'apop',
+  'plain',
+  'login',
+  'xoauth2',
+  'oauthbearer',
+] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const nonEmpty = () => z.string().min(1, 'must not be empty');
+
+/** A mailbox's `oauth2:` block (src/config/oauth2.ts has its cross-field rules). */
+export const oauth2Schema = z
+  .strictObject({
+    provider: z.enum(OAUTH2_PROVIDERS),
+    tenant: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9.-]+$/,
+        'expected a directory ID or domain such as contoso.onmicrosoft.com',
+      )
+      .optional(),
+    token_url: httpUrl.optional(),
+    grant: z.enum(OAUTH2_GRANTS).optional(),
+    client_id: nonEmpty(),
+    client_secret_file: nonEmpty().optional(),
+    client_auth: z.enum(OAUTH2_CLIENT_AUTH).optional(),
+    refresh_token_file: nonEmpty().optional(),
+    scope: nonEmpty().optional(),
+    timeout: positiveDurationMs.optional(),
+  })
+  .superRefine(refineOAuth2);
 
 /**
  * Every field a mailbox may have apart from its identity; `defaults:` takes any of them.
@@ -93,9 +144,10 @@ export const mailboxSettingsShape = {
   tls_servername: z.string().min(1, 'must not be empty'),
   auth: z.enum(AUTH_METHODS),
   top_lines: num(z.number().int().min(0, 'expected 0 or more').max(1000, 'expected at most 1000')),
-  pipelining: bool(),
+  pipelining: pipelining(),
   auth_failure_backoff: durationMs,
   labels: z.record(labelName, z.string().max(256, 'label values are at most 256 characters')),
+  oauth2: oauth2Schema,
 };
 
 export const defaultsSchema = z.strictObject(mailboxSettingsShape).partial();
@@ -121,9 +173,10 @@ export const mailboxSchema = z.strictObject({
   tls_servername: mailboxSettingsShape.tls_servername.optional(),
   auth: z.enum(AUTH_METHODS).default('auto'),
   top_lines: mailboxSettingsShape.top_lines.default(0),
-  pipelining: bool().default(true),
+  pipelining: pipelining().default(true),
   auth_failure_backoff: durationMs.default(15 * 60_000),
   labels: mailboxSettingsShape.labels.default({}),
+  oauth2: oauth2Schema.optional(),
 });
 
 const listenAddress = z.string().superRefine((s, ctx) => {
@@ -206,8 +259,6 @@ export const smtpSchema = z.strictObject({
   timeout: positiveDurationMs.default(30_000),
 });
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-
 export const alertingSchema = z.strictObject({
   smtp: smtpSchema.optional(),
   to: z.array(z.string().min(3, 'expected an email address')).default([]),
@@ -258,7 +309,7 @@ export interface MailboxConfig {
   host: string;
   port: number;
   username: string;
-  /** Password, or for xoauth2 the bearer token. */
+  /** Password, or for xoauth2/oauthbearer without oauth2 a fixed bearer token. */
   password: Secret | undefined;
   /** Where the password was read from (resolved path), for display. */
   password_file?: string | undefined;
@@ -273,10 +324,12 @@ export interface MailboxConfig {
   tls_servername: string | undefined;
   auth: AuthMethod;
   top_lines: number;
-  pipelining: boolean;
+  pipelining: Pipelining;
   /** ms */
   auth_failure_backoff: number;
   labels: Record<string, string>;
+  /** Tokens fetched and refreshed by the monitor (auth xoauth2 / oauthbearer). */
+  oauth2?: OAuth2Config | undefined;
 }
 
 export interface SmtpConfig {

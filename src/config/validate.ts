@@ -155,7 +155,8 @@ function validateMailboxes(
       issues.push(...toConfigIssues(path, reported));
     }
     const inheritsBadSecret = SECRET_PAIR.some((key) => defaults.dropped.has(key));
-    issues.push(...secretPairIssues(mailbox, path, !inheritsBadSecret));
+    if (isPlainObject(mailbox.oauth2)) issues.push(...oauth2MailboxIssues(mailbox, own, path));
+    else issues.push(...secretPairIssues(mailbox, path, !inheritsBadSecret));
     if (typeof mailbox.name === 'string') {
       const first = names.get(mailbox.name);
       if (first === undefined) names.set(mailbox.name, index);
@@ -270,6 +271,28 @@ function smtpIssues(smtp: Record<string, unknown>): ConfigIssue[] {
     return [{ path: 'alerting.smtp', message: 'password or password_file needs username' }];
   }
   return [];
+}
+
+const TOKEN_AUTH: readonly unknown[] = ['auto', 'xoauth2', 'oauthbearer'];
+
+/** A mailbox with oauth2: its token replaces the password, and only SASL with a token fits. */
+function oauth2MailboxIssues(
+  mailbox: Record<string, unknown>,
+  own: Record<string, unknown>,
+  path: string,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (mailbox.auth !== undefined && !TOKEN_AUTH.includes(mailbox.auth))
+    issues.push({
+      path: `${path}.auth`,
+      message: 'expected xoauth2, oauthbearer or auto with oauth2',
+    });
+  if (SECRET_PAIR.some((key) => has(own, key)))
+    issues.push({
+      path,
+      message: 'oauth2 fetches the token: leave out password and password_file',
+    });
+  return issues;
 }
 
 function has(object: Record<string, unknown>, key: string): boolean {

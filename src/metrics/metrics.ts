@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { MailboxConfig } from '../config/schema.js';
 import { REASONS } from '../pop3/errors.js';
-import type { ProbeResult } from '../probe/result.js';
+import { isCredentialRefusal, type ProbeResult } from '../probe/result.js';
 import { CONTENT_TYPE, type Labels, labelText } from './exposition.js';
 import { isOwnLabelName } from './label-names.js';
 import { mailboxChunks } from './mailbox-families.js';
@@ -76,10 +76,11 @@ const REASON_SET: ReadonlySet<string> = new Set(REASONS);
  * A failed login: anything that went wrong in the auth phase (credentials refused,
  * [IN-USE], [LOGIN-DELAY], a timeout while the server checks the password), plus a
  * credential refusal reported in another phase (a server that refuses a user at the
- * greeting or after STLS). A network failure before the login is not a login failure.
+ * greeting or after STLS; a token endpoint that refuses the client or the refresh token).
+ * A network failure before the login is not a login failure.
  */
 function isLoginFailure(error: NonNullable<ProbeResult['error']>): boolean {
-  return error.phase === 'auth' || error.code === 'auth';
+  return error.phase === 'auth' || isCredentialRefusal(error);
 }
 
 function extraLabelNames(mailboxes: readonly MailboxConfig[]): string[] {

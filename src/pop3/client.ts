@@ -1,13 +1,16 @@
 import { performance } from 'node:perf_hooks';
-import type { TlsMode } from '../config/schema.js';
+import type { Pipelining, TlsMode } from '../config/schema.js';
 import type { Phase } from '../probe/result.js';
 import type { Secret } from '../secret.js';
 import {
   type AuthChoice,
   apopDigest,
   decodeChallenge,
+  describeBearerError,
   encodeInitialResponse,
   fitsInitialResponse,
+  OAUTHBEARER_DUMMY_RESPONSE,
+  oauthBearer,
   saslLoginResponses,
   saslPlain,
   xoauth2,
@@ -32,8 +35,17 @@ export interface Pop3ClientOptions {
   timeoutMs: number;
   /** Upper bound for any single wait (one phase), ms; defaults to the whole deadline. */
   phaseTimeoutMs?: number;
-  /** Pipeline commands when the server announces PIPELINING (RFC 2449 §6.6). */
-  pipelining?: boolean;
+  /**
+   * How far commands are pipelined when the server announces PIPELINING (RFC 2449 §6.6).
+   * `true` (the default): commands of one state leave together (USER with PASS; STAT..QUIT
+   * once the login's reply arrived), never across the change from AUTHORIZATION to
+   * TRANSACTION (RFC 2920 §3.1's rule for SMTP: a command that changes the state ends a
+   * group). Servers that hand the session to another process after the login (Courier) or
+   * read the login apart (Cyrus after AUTH with an initial response) drop whatever was sent
+   * behind it. `'full'`: the transaction also leaves in the login's write, one round trip
+   * less, for servers known to keep it (Dovecot). `false`: one command at a time.
+   */
+  pipelining?: Pipelining;
   limits?: Partial<FramerLimits>;
 }
 
@@ -126,7 +138,12 @@ export class Pop3Client {
   }
 
   get canPipeline(): boolean {
-    return (this.#options.pipelining ?? true) && (this.capabilities?.pipelining ?? false);
+    return (this.#options.pipelining ?? true) !== false && (this.capabilities?.pipelining ?? false);
+  }
+
+  /** Whether the transaction may leave in the same write as the login (`pipelining: full`). */
+  get canPipelineAcrossLogin(): boolean {
+    return this.#options.pipelining === 'full' && this.canPipeline;
   }
 
   /** CAPA (RFC 2449 §5); a server without CAPA gets empty capabilities, not an error. */
@@ -240,9 +257,10 @@ export class Pop3Client {
   }
 
   /**
-   * Logs in with the chosen method. `then` commands (the transaction) are sent in the
-   * same write as USER/PASS or AUTH PLAIN with an initial response when pipelining is
-   * possible; their replies are returned (empty when they were not sent).
+   * Logs in with the chosen method. USER and PASS leave in one write when the server
+   * pipelines (both belong to the AUTHORIZATION state). `then` commands (the transaction)
+   * are sent in the same write as USER/PASS or AUTH PLAIN with an initial response only
+   * with `pipelining: full`; their replies are returned (empty when they were not sent).
    */
   async login(
     method: AuthChoice,
@@ -251,13 +269,13 @@ export class Pop3Client {
     then: Command[] = [],
   ): Promise<Reply[]> {
     const pipeline = this.canPipeline;
+    const tail = this.canPipelineAcrossLogin ? then : [];
     switch (method) {
       case 'user': {
         const commands: Command[] = [
           { line: `USER ${username}`, name: 'USER', multiline: false, phase: 'auth' },
           { line: `PASS ${secret.reveal()}`, name: 'PASS', multiline: false, phase: 'auth' },
         ];
-        const tail = pipeline ? then : [];
         const replies = await this.exchange([...commands, ...tail], pipeline, true);
         this.#checkAuth(replies[0], 'USER');
         this.#checkAuth(replies[1], 'PASS');
@@ -283,7 +301,6 @@ export class Pop3Client {
       case 'plain': {
         const response = saslPlain(username, secret.reveal());
         if (fitsInitialResponse('PLAIN', response)) {
-          const tail = pipeline ? then : [];
           const commands: Command[] = [
             {
               line: `AUTH PLAIN ${encodeInitialResponse(response)}`,
@@ -293,7 +310,7 @@ export class Pop3Client {
             },
             ...tail,
           ];
-          const replies = await this.exchange(commands, pipeline, true);
+          const replies = await this.exchange(commands, tail.length > 0, true);
           this.#checkAuth(replies[0], 'AUTH PLAIN');
           this.state = 'transaction';
           return replies.slice(1);
@@ -305,24 +322,30 @@ export class Pop3Client {
         await this.#sasl('LOGIN', saslLoginResponses(username, secret.reveal()));
         return [];
       }
-      case 'xoauth2': {
-        const response = xoauth2(username, secret.reveal());
-        if (fitsInitialResponse('XOAUTH2', response)) {
+      case 'xoauth2':
+      case 'oauthbearer': {
+        const mechanism = method === 'xoauth2' ? 'XOAUTH2' : 'OAUTHBEARER';
+        const response =
+          method === 'xoauth2'
+            ? xoauth2(username, secret.reveal())
+            : oauthBearer(username, secret.reveal(), this.#options.host, this.#options.port);
+        if (fitsInitialResponse(mechanism, response)) {
           const [reply] = await this.exchange(
             [
               {
-                line: `AUTH XOAUTH2 ${response}`,
-                name: 'AUTH XOAUTH2',
+                line: `AUTH ${mechanism} ${response}`,
+                name: `AUTH ${mechanism}`,
                 multiline: false,
                 phase: 'auth',
               },
             ],
             false,
           );
-          await this.#finishSasl('XOAUTH2', reply);
+          await this.#finishSasl(mechanism, reply);
         } else {
-          // Two-line form (what Outlook expects): AUTH XOAUTH2, "+", then the response.
-          await this.#sasl('XOAUTH2', [response]);
+          // Two-line form (what Outlook expects, and any token past 255 octets): AUTH
+          // mechanism, "+", then the response (RFC 5034 §4).
+          await this.#sasl(mechanism, [response]);
         }
         return [];
       }
@@ -349,20 +372,24 @@ export class Pop3Client {
 
   async #finishSasl(mechanism: string, reply: Reply | undefined): Promise<void> {
     const name = `AUTH ${mechanism}`;
+    let detail: string | null = null;
     if (reply?.kind === 'continue') {
-      // XOAUTH2 failures arrive as a "+" carrying a JSON error; an empty line ends the
-      // exchange and the server answers -ERR. Any other unexpected challenge: cancel.
-      const answer = mechanism === 'XOAUTH2' ? '' : '*';
+      // XOAUTH2 and OAUTHBEARER failures arrive as a "+" carrying a JSON error (RFC 7628
+      // §3.2.2); the client ends the exchange (an empty line, or ^A for OAUTHBEARER) and the
+      // server answers -ERR. Any other unexpected challenge: cancel.
+      const bearer = mechanism === 'XOAUTH2' || mechanism === 'OAUTHBEARER';
+      if (bearer) detail = describeBearerError(reply.text);
+      const answer = !bearer ? '*' : mechanism === 'XOAUTH2' ? '' : OAUTHBEARER_DUMMY_RESPONSE;
       [reply] = await this.exchange(
         [{ line: answer, name, multiline: false, phase: 'auth' }],
         false,
       );
     }
-    this.#checkAuth(reply, name);
+    this.#checkAuth(reply, name, detail);
     this.state = 'transaction';
   }
 
-  #checkAuth(reply: Reply | undefined, command: string): void {
+  #checkAuth(reply: Reply | undefined, command: string, detail: string | null = null): void {
     if (!reply) {
       this.currentPhase = 'auth';
       throw new Pop3Error('protocol', `no reply to ${command}`, { command });
@@ -379,7 +406,8 @@ export class Pop3Client {
       });
     }
     const reason = reasonForErr(reply.text, 'auth');
-    throw new Pop3Error(reason, `login refused at ${command}: ${reply.status}`, {
+    const said = detail === null ? '' : ` (server said: ${detail})`;
+    throw new Pop3Error(reason, `login refused at ${command}: ${reply.status}${said}`, {
       command,
       response: reply.status,
     });

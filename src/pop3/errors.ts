@@ -14,6 +14,8 @@ export const REASONS = [
   'server_temp',
   'server_perm',
   'closed',
+  // No access token could be had from the OAuth2 token endpoint (src/oauth).
+  'token',
 ] as const;
 
 export type Reason = (typeof REASONS)[number];

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { MailboxConfig } from '../config/schema.js';
+import { TokenError } from '../oauth/token-error.js';
+import type { TokenLease, TokenProvider } from '../oauth/token-source.js';
 import { chooseAuth } from '../pop3/auth.js';
 import { type Command, Pop3Client } from '../pop3/client.js';
 import { Pop3Error } from '../pop3/errors.js';
@@ -19,6 +21,7 @@ import { CapabilityCache } from './capability-cache.js';
 import { redactSecrets } from './redact.js';
 import type { Phase, ProbeError, ProbeResult } from './result.js';
 import type { TlsSessionStore } from './tls-sessions.js';
+import { fetchToken, loginWithToken, type OAuth2Mailbox } from './token-login.js';
 
 export interface ProbeDeps {
   /** Wall clock, ms since the epoch (for started_at). */
@@ -29,6 +32,8 @@ export interface ProbeDeps {
   otherSecrets?: () => readonly Secret[];
   /** Capabilities remembered between probes, to skip CAPA. */
   capabilityCache?: CapabilityCache;
+  /** OAuth2 access tokens for mailboxes with an `oauth2:` block. */
+  tokens?: TokenProvider;
 }
 
 interface Transaction {
@@ -161,6 +166,17 @@ async function runTransaction(
 }
 
 function toProbeError(error: unknown, phase: Phase): ProbeError {
+  if (error instanceof TokenError) {
+    return {
+      code: 'token',
+      message: error.message,
+      response: null,
+      command: null,
+      phase: 'token',
+      ...(error.oauthError === null ? {} : { oauth_error: error.oauthError }),
+      ...(error.credentialsRefused ? { credentials_refused: true } : {}),
+    };
+  }
   if (error instanceof Pop3Error) {
     return {
       code: error.code,
@@ -240,7 +256,16 @@ export async function probeMailbox(
     login_delay_seconds: null,
     pipelined: false,
   };
+  const oauth2 = mailbox.oauth2 ? (mailbox as OAuth2Mailbox) : null;
+  const leases: TokenLease[] = [];
   try {
+    let lease: TokenLease | null = null;
+    if (oauth2) {
+      result.oauth2 = { grant: oauth2.oauth2.grant, cached: false, retried: false };
+      lease = await fetchToken(oauth2, deps.tokens, client);
+      leases.push(lease);
+      result.oauth2.cached = lease.cached;
+    }
     await client.open();
     // Known capabilities save the CAPA round trip(s) (docs/PHASES.md).
     const cached = deps.capabilityCache?.get(cacheKey);
@@ -255,7 +280,7 @@ export async function probeMailbox(
     capsLearned = { before, after: mailbox.tls === 'starttls' ? caps : null };
     result.capabilities = caps.lines;
     result.login_delay_seconds = caps.loginDelaySeconds;
-    const method = chooseAuth(mailbox.auth, caps, client.apopTimestamp !== null);
+    const method = chooseAuth(mailbox.auth, caps, client.apopTimestamp !== null, oauth2 !== null);
     if (method === null) {
       throw new Pop3Error(
         'protocol',
@@ -263,9 +288,15 @@ export async function probeMailbox(
       );
     }
     result.auth_method = method;
-    if (!mailbox.password) throw new Pop3Error('auth', 'no password configured');
     const sent = [...transactionCommands(mailbox, caps, true), command('QUIT', 'quit')];
-    const early = await client.login(method, mailbox.username, mailbox.password, sent);
+    let early: Reply[];
+    if (oauth2 && lease && result.oauth2) {
+      const info = result.oauth2;
+      early = await loginWithToken(client, method, oauth2, deps.tokens, lease, sent, info);
+    } else {
+      if (!mailbox.password) throw new Pop3Error('auth', 'no password configured');
+      early = await client.login(method, mailbox.username, mailbox.password, sent);
+    }
     const tx = await runTransaction(client, mailbox, caps, sent, early);
     result.messages = tx.count;
     result.size_bytes = tx.octets;
@@ -310,5 +341,12 @@ export async function probeMailbox(
   if (result.capabilities.length === 0 && client.capabilities)
     result.capabilities = client.capabilities.lines;
   if (!result.error) return result;
-  return redactSecrets(result, [mailbox.password, ...(deps.otherSecrets?.() ?? [])]);
+  return redactSecrets(result, [
+    mailbox.password,
+    mailbox.oauth2?.client_secret,
+    mailbox.oauth2?.refresh_token,
+    ...leases.map((l) => l.token),
+    ...(deps.tokens?.secrets() ?? []),
+    ...(deps.otherSecrets?.() ?? []),
+  ]);
 }

@@ -5,6 +5,8 @@ import type { Reason } from '../pop3/errors.js';
  * phase then ends when its own reply arrives (see docs/PHASES.md).
  */
 export const PHASES = [
+  // Getting an OAuth2 access token (oauth2 mailboxes only), before the connection.
+  'token',
   'dns',
   'connect',
   'tls',
@@ -31,6 +33,27 @@ export interface ProbeError {
   command: string | null;
   /** The phase in which it failed. */
   phase: Phase;
+  /** For `token`: the OAuth2 error code the token endpoint answered (invalid_grant...). */
+  oauth_error?: string;
+  /**
+   * For `token`: the authorization server refused the client or the grant (a wrong client
+   * secret, a revoked refresh token). Like a refused password, it is a failed login.
+   */
+  credentials_refused?: boolean;
+}
+
+/** The credentials were refused: by the mail server (`auth`) or by the token endpoint. */
+export function isCredentialRefusal(error: ProbeError): boolean {
+  return error.code === 'auth' || (error.code === 'token' && error.credentials_refused === true);
+}
+
+/** How an oauth2 mailbox got its token for this probe. */
+export interface ProbeOAuth2 {
+  grant: string;
+  /** True when the token came from the cache (no request to the token endpoint). */
+  cached: boolean;
+  /** True when the mail server refused a cached token and a fresh one was fetched. */
+  retried: boolean;
 }
 
 export interface TlsInfo {
@@ -71,4 +94,6 @@ export interface ProbeResult {
   login_delay_seconds: number | null;
   /** True when commands were pipelined. */
   pipelined: boolean;
+  /** oauth2 mailboxes only. */
+  oauth2?: ProbeOAuth2;
 }

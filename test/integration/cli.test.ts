@@ -210,7 +210,7 @@ function assertAliceOverStls(element: ProbeElement): void {
   );
   // The capabilities after STLS (probe-dovecot.test.ts compares the whole list).
   assert.ok(element.capabilities.includes('PIPELINING'));
-  assert.ok(element.capabilities.includes('SASL PLAIN LOGIN'));
+  assert.ok(element.capabilities.includes('SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER'));
   assert.equal(element.capabilities.includes('STLS'), false);
 }
 

@@ -158,7 +158,7 @@ describe('probeMailbox against Dovecot: alice, every login method and transport'
     assert.doesNotMatch(sent, /TOP 1 0/);
   });
 
-  it('pipelining on and off give the same figures; `pipelined` says which was used', async () => {
+  it('pipelining on, full and off give the same figures; `pipelined` says which was used', async () => {
     const on = await probeMailbox(dovecot('alice', { pipelining: true }));
     const off = await probeMailbox(dovecot('alice', { pipelining: false }));
     assertAlice(on, modeNamed('SASL PLAIN'));
@@ -167,6 +167,30 @@ describe('probeMailbox against Dovecot: alice, every login method and transport'
     assert.equal(on.pipelined, true);
     assert.equal(off.pipelined, false);
     assert.deepEqual(Object.keys(off.phases), phasesOf('none'));
+    for (const auth of ['plain', 'user'] as const) {
+      const full = await probeMailbox(dovecot('alice', { pipelining: 'full', auth }));
+      assertAlice(full, modeNamed(auth === 'plain' ? 'SASL PLAIN' : 'USER/PASS'));
+      assert.deepEqual(figures(full), figures(on));
+      assert.equal(full.pipelined, true);
+    }
+  });
+
+  it('on the wire: by default the login alone, then the transaction; with full one write', async (t: TestContext) => {
+    const proxy = await startRecordingProxy(t, DOVECOT.plainPort);
+    assertAlice(
+      await probeMailbox(dovecot('alice', { port: proxy.port })),
+      modeNamed('SASL PLAIN'),
+    );
+    const full = { port: proxy.port, pipelining: 'full' as const };
+    assertAlice(await probeMailbox(dovecot('alice', full)), modeNamed('SASL PLAIN'));
+    const lines = (chunk: string) => chunk.split('\r\n').filter((l) => l !== '').length;
+    assert.deepEqual(
+      proxy.chunks.map((writes) => writes.map(lines)),
+      [
+        [1, 1, 5],
+        [1, 6],
+      ],
+    );
   });
 });
 

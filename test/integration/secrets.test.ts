@@ -7,7 +7,10 @@
  * Postfix's submission port (which refuses them) and to a fake SMTP server that echoes
  * AUTH back in its 535. The built daemon runs at trace, debug and debug-pretty log levels,
  * probes a few rounds, is reloaded (good and bad configs, POST and SIGHUP) and sends a
- * real alert email through Postfix. Then no trace of any canary, as text or base64 at any
+ * real alert email through Postfix. Daemon D has OAuth2 mailboxes whose client secrets,
+ * refresh tokens and every access token the test authorization server issues them are
+ * canaries too: logins at Dovecot, an echo of the XOAUTH2 blob, a refused client secret and
+ * a rotated refresh token. Then no trace of any canary, as text or base64 at any
  * alignment, may be found in any log line, HTTP response, CLI output, ConfigError
  * message, file of the state directory or the alert email as delivered.
  */
@@ -22,7 +25,8 @@ import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { Secret } from '../../src/secret.js';
 import type { FakePop3Server } from '../fixtures/fake-pop3-server.js';
-import { DOVECOT, maildirPath, SMTP, USERS } from '../servers/env.js';
+import { DOVECOT, maildirPath, OAUTH, SMTP, USERS } from '../servers/env.js';
+import { mintRefreshToken } from './oauth-support.js';
 import {
   b64,
   type EchoSmtp,
@@ -52,6 +56,10 @@ const CANARY = {
   bearer: 'CANARY-bearer-9d17e3',
   /** Sent as a wrong credential to the HTTP port; a refused secret must not leak either. */
   wrong: 'CANARY-wrong-4c0f8b',
+  /** OAuth2 client secrets (the server's canary clients) and a wrong one it refuses. */
+  oauthApp: OAUTH.canaryApp.clientSecret,
+  oauthUser: OAUTH.canaryUser.clientSecret,
+  oauthWrong: 'CANARY-oauth-wrong-6d1e',
 } as const;
 const ENV_VAR = 'SECRETS_TEST_PASSWORD';
 
@@ -72,10 +80,17 @@ const files = {
   password: join(work, 'mailbox-password'),
   smtpPassword: join(work, 'smtp-password'),
   bearer: join(work, 'bearer-token'),
+  oauthApp: join(work, 'oauth-app-secret'),
+  oauthUser: join(work, 'oauth-user-secret'),
+  oauthWrong: join(work, 'oauth-wrong-secret'),
+  refreshToken: join(work, 'oauth-refresh-token'),
 };
 writeFileSync(files.password, `${CANARY.file}\n`);
 writeFileSync(files.smtpPassword, `${CANARY.smtp}\n`);
 writeFileSync(files.bearer, `${CANARY.bearer}\n`);
+writeFileSync(files.oauthApp, `${CANARY.oauthApp}\n`);
+writeFileSync(files.oauthUser, `${CANARY.oauthUser}\n`);
+writeFileSync(files.oauthWrong, `${CANARY.oauthWrong}\n`);
 
 const FROM_ADDRESS = `secrets-${randomUUID()}@${SMTP.domain}`;
 const BASIC_USER = 'scraper';
@@ -177,13 +192,83 @@ function configSmtp(
   ].join('\n');
 }
 
+/**
+ * Daemon D: OAuth2 mailboxes. The app and the user log in at Dovecot with canary tokens;
+ * echo-oauth sends a canary token to the echo server, which quotes the XOAUTH2 blob back;
+ * oauth-wrong-secret is refused by the token endpoint (invalid_client, login_failed).
+ */
+function configOAuth(listenPort: number, echoPort: number, stateDir: string): string {
+  const app = (secretFile: string) => ({
+    provider: 'generic',
+    token_url: OAUTH.tokenUrl,
+    grant: 'client_credentials',
+    client_id: OAUTH.canaryApp.clientId,
+    client_secret_file: secretFile,
+    client_auth: 'post',
+    scope: OAUTH.scope,
+  });
+  const dovecot = {
+    host: DOVECOT.host,
+    port: DOVECOT.plainPort,
+    tls: 'starttls',
+    tls_ca_file: DOVECOT.caFile,
+    tls_servername: 'localhost',
+  };
+  const rows: Record<string, unknown>[] = [
+    { name: 'oauth-app', ...dovecot, username: OAUTH.users.app, oauth2: app(files.oauthApp) },
+    {
+      name: 'oauth-user',
+      ...dovecot,
+      username: OAUTH.users.user,
+      auth: 'oauthbearer',
+      oauth2: {
+        provider: 'generic',
+        token_url: OAUTH.tokenUrl,
+        grant: 'refresh_token',
+        client_id: OAUTH.canaryUser.clientId,
+        client_secret_file: files.oauthUser,
+        refresh_token_file: files.refreshToken,
+      },
+    },
+    {
+      name: 'echo-oauth',
+      host: '127.0.0.1',
+      port: echoPort,
+      tls: 'none',
+      username: 'alice',
+      auth: 'xoauth2',
+      oauth2: app(files.oauthApp),
+    },
+    {
+      name: 'oauth-wrong-secret',
+      ...dovecot,
+      username: OAUTH.users.app,
+      oauth2: app(files.oauthWrong),
+    },
+  ];
+  return [
+    `server: { listen: "127.0.0.1:${listenPort}" }`,
+    `state_dir: ${yaml(stateDir)}`,
+    'defaults: { schedule: "*/2 * * * * *", timeout: 5s, auth_failure_backoff: 0s }',
+    'mailboxes:',
+    ...rows.map((row) => `  - ${yaml(row)}`),
+    'alerting:',
+    `  smtp: { host: ${SMTP.host}, port: ${SMTP.port}, from: "pop3-monitor secrets <${FROM_ADDRESS}>" }`,
+    `  to: [${USERS.alerts.user}@${SMTP.domain}]`,
+    '  group_wait: 1s',
+    '',
+  ].join('\n');
+}
+
 // ---------------------------------------------------------------------------------------
 // One run of everything; the tests below judge what it produced.
 
 interface Run {
   echo: FakePop3Server;
   echoSmtp: EchoSmtp;
-  daemons: Record<'a' | 'b' | 'c', { stdout: string; stderr: string; exit: number | null }>;
+  daemons: Record<'a' | 'b' | 'c' | 'd', { stdout: string; stderr: string; exit: number | null }>;
+  /** Daemon D's /metrics once its mailboxes were probed. */
+  metricsOAuth: string;
   http: Record<string, string>;
   reload: { ok: { status: number; body: string }; bad: { status: number; body: string } };
   metricsAfter: string;
@@ -215,13 +300,22 @@ before(async () => {
   const echoSmtp = await startEchoSmtp();
   servers.push(echo, echoSmtp);
   const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()];
+  const portD = await freePort();
+  await mintRefreshToken(files.refreshToken, 'leak-test', 'canary');
   const paths = {
     a: join(work, 'a.yaml'),
     b: join(work, 'b.yaml'),
     c: join(work, 'c.yaml'),
     invalid: join(work, 'invalid.yaml'),
+    d: join(work, 'd.yaml'),
   };
-  const state = { a: join(work, 'state-a'), b: join(work, 'state-b'), c: join(work, 'state-c') };
+  const state = {
+    a: join(work, 'state-a'),
+    b: join(work, 'state-b'),
+    c: join(work, 'state-c'),
+    d: join(work, 'state-d'),
+  };
+  writeFileSync(paths.d, configOAuth(portD, echo.port, state.d));
   const validA = configA(portA, echo.port, state.a);
   writeFileSync(paths.a, validA);
   writeFileSync(paths.invalid, invalidConfigA(validA));
@@ -245,6 +339,7 @@ before(async () => {
     '--log-format',
     'pretty',
   ]);
+  const d = startDaemon('d', paths.d, { POP3_MONITOR_LOG_LEVEL: 'trace' });
 
   const base = `http://127.0.0.1:${portA}`;
   const basic = { Authorization: `Basic ${b64(`${BASIC_USER}:${CANARY.basic}`)}` };
@@ -274,6 +369,31 @@ before(async () => {
     'an alert email quoting the echo server in the alerts Maildir',
     () =>
       deliveredMails().some((m) => mailText(m.text).includes('ECHO you sent')) ? true : undefined,
+    30_000,
+  );
+  const metricsOAuth = await until(
+    'daemon D: the OAuth2 mailboxes logged in, echoed and refused, login_failed firing',
+    async () => {
+      const { body } = await fetchText(`http://127.0.0.1:${portD}/metrics`);
+      const up = (n: string) => new RegExp(`^pop3_up\\{mailbox="${n}"\\} 1$`, 'm').test(body);
+      const firing = (n: string) =>
+        new RegExp(`^pop3_alerts_firing\\{mailbox="${n}",rule="login_failed"[^}]*\\} 1$`, 'm').test(
+          body,
+        );
+      const names = ['oauth-app', 'oauth-user', 'echo-oauth', 'oauth-wrong-secret'];
+      return names.every((n) => probesOf(body, n) >= 3) &&
+        up('oauth-app') &&
+        up('oauth-user') &&
+        firing('echo-oauth') &&
+        firing('oauth-wrong-secret')
+        ? body
+        : undefined;
+    },
+  );
+  await until(
+    'an alert email of daemon D naming the refused OAuth2 client',
+    () =>
+      deliveredMails().some((m) => mailText(m.text).includes('invalid_client')) ? true : undefined,
     30_000,
   );
   await until('a refused SMTP AUTH in the logs of daemons B and C', () =>
@@ -312,9 +432,11 @@ before(async () => {
     probe: await runCli(['probe', '--config', paths.a], env),
     'check-config': await runCli(['check-config', '--config', paths.a], env),
     'check-config (invalid)': await runCli(['check-config', '--config', paths.invalid], env),
+    'probe --json (oauth2)': await runCli(['probe', '--config', paths.d, '--json']),
+    'check-config (oauth2)': await runCli(['check-config', '--config', paths.d]),
   };
 
-  const exits = await Promise.all([a.stop(), b.stop(), c.stop()]);
+  const exits = await Promise.all([a.stop(), b.stop(), c.stop(), d.stop()]);
   const mails = deliveredMails();
   // The alerts maildrop is shared: take away what this test put there.
   for (const mail of mails) rmSync(mail.path, { force: true });
@@ -325,14 +447,16 @@ before(async () => {
       a: { stdout: a.stdout(), stderr: a.stderr(), exit: exits[0] },
       b: { stdout: b.stdout(), stderr: b.stderr(), exit: exits[1] },
       c: { stdout: c.stdout(), stderr: c.stderr(), exit: exits[2] },
+      d: { stdout: d.stdout(), stderr: d.stderr(), exit: exits[3] },
     },
     http,
     reload: { ok: okReload, bad: badReload },
     metricsAfter,
+    metricsOAuth,
     cli,
     configErrors: configErrorMessages(validA),
     stateFiles: Object.fromEntries(
-      (['a', 'b', 'c'] as const).flatMap((d) =>
+      (['a', 'b', 'c', 'd'] as const).flatMap((d) =>
         Object.entries(filesUnder(state[d])).map(([p, text]) => [`state-${d}/${p}`, text]),
       ),
     ),
@@ -408,6 +532,33 @@ describe('secrets canary: no configured secret shows anywhere', { timeout: 120_0
       .split('\n')
       .find((l) => l.includes('"mailbox_down"') && l.includes('"echo-user"'));
     assert.match(down ?? '', /ECHO you sent \\"PASS \*\*\*\\"/);
+  });
+
+  test('the OAuth2 canaries were really used: tokens at Dovecot and the echo server', () => {
+    // Every token the server issues these clients starts with CANARY: the echo got one.
+    assert.ok(
+      run.echo.allCommands.some(
+        (l) =>
+          l.startsWith('AUTH XOAUTH2 ') && findLeaks(l).length > 0 && !l.includes(CANARY.literal),
+      ),
+    );
+    assert.match(run.metricsOAuth, /^pop3_up\{mailbox="oauth-app"\} 1$/m);
+    assert.match(run.metricsOAuth, /^pop3_up\{mailbox="oauth-user"\} 1$/m);
+    assert.match(
+      run.metricsOAuth,
+      /^pop3_login_failures_total\{mailbox="oauth-wrong-secret",reason="token"\} [1-9]/m,
+    );
+    // The rotated refresh token was written back: a canary, outside the state directory.
+    assert.ok(findLeaks(readFileSync(files.refreshToken, 'utf8')).length > 0);
+    const results = JSON.parse(run.cli['probe --json (oauth2)']?.stdout ?? '[]') as {
+      mailbox: string;
+      error: { code: string; message: string } | null;
+    }[];
+    const byName = Object.fromEntries(results.map((r) => [r.mailbox, r.error]));
+    assert.equal(byName['oauth-app'], null);
+    assert.equal(byName['echo-oauth']?.code, 'auth');
+    assert.match(byName['echo-oauth']?.message ?? '', /ECHO you sent "AUTH XOAUTH2 \*\*\*"/);
+    assert.equal(byName['oauth-wrong-secret']?.code, 'token');
   });
 
   test('Dovecot refused the wrong passwords and Postfix refused the SMTP one', () => {

@@ -100,7 +100,8 @@ describe('dovecot pop3 on the plain port', () => {
       'AUTH-RESP-CODE',
       'STLS',
       'USER',
-      'SASL PLAIN LOGIN',
+      // XOAUTH2 and OAUTHBEARER go to passdb oauth2 (the oauth.test users only).
+      'SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER',
     ]);
     await quit(session);
   });
@@ -113,7 +114,7 @@ describe('dovecot pop3 on the plain port', () => {
     assert.equal(await session.command('CAPA'), '+OK');
     const capabilities = await session.readDotBlock();
     assert.equal(capabilities.includes('STLS'), false);
-    assert.equal(capabilities.includes('SASL PLAIN LOGIN'), true);
+    assert.equal(capabilities.includes('SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER'), true);
     await quit(session);
   });
 

@@ -30,6 +30,42 @@ export const DOVECOT = {
   logFile: join(SERVERS_DIR, 'logs', 'dovecot.log'),
 } as const;
 
+/** What Courier and Cyrus have in common here (test/servers/courier.sh, cyrus.sh). */
+export interface InteropServer {
+  readonly name: 'courier' | 'cyrus';
+  readonly host: string;
+  /** Plain POP3; STLS offered (RFC 2595). */
+  readonly plainPort: number;
+  /** Implicit TLS (RFC 8314). */
+  readonly tlsPort: number;
+  /** The same test CA as Dovecot's: one server certificate for every server. */
+  readonly caFile: string;
+  readonly logFile: string;
+}
+
+/** Users of Courier and Cyrus: alice (alice's fixture messages) and empty. */
+export type InteropUser = 'alice' | 'empty';
+
+/** Courier 1.0 (courier-pop, courier-authdaemon with a userdb, Maildir). */
+export const COURIER: InteropServer = {
+  name: 'courier',
+  host: '127.0.0.1',
+  plainPort: PORT_BASE + 1110,
+  tlsPort: PORT_BASE + 1995,
+  caFile: DOVECOT.caFile,
+  logFile: join(SERVERS_DIR, 'logs', 'courier.log'),
+};
+
+/** Cyrus IMAP 3.6 (cyrus-pop3d, its own mailbox store, users in a sasldb). */
+export const CYRUS: InteropServer = {
+  name: 'cyrus',
+  host: '127.0.0.1',
+  plainPort: PORT_BASE + 2110,
+  tlsPort: PORT_BASE + 2995,
+  caFile: DOVECOT.caFile,
+  logFile: join(SERVERS_DIR, 'logs', 'cyrus.log'),
+};
+
 export const SMTP = {
   host: '127.0.0.1',
   /** Plain SMTP, no auth, no STARTTLS; accepts only known recipients of `domain`. */
@@ -40,6 +76,39 @@ export const SMTP = {
   password: 'monitor-pass-1',
   domain: 'test.local',
   logFile: join(SERVERS_DIR, 'logs', 'postfix.log'),
+} as const;
+
+/**
+ * The OAuth2 authorization server (oidc-provider, test/servers/oauth-server.ts) and the
+ * Dovecot users that log in with its tokens (passdb oauth2, SASL XOAUTH2 and OAUTHBEARER).
+ * Every token carries `mailboxes: *@oauth.test`: it opens every mailbox of that domain.
+ */
+export const OAUTH = {
+  host: '127.0.0.1',
+  port: PORT_BASE + 9444,
+  /** Base URL; the token endpoint is `${url}/token`. */
+  url: `http://127.0.0.1:${PORT_BASE + 9444}`,
+  tokenUrl: `http://127.0.0.1:${PORT_BASE + 9444}/token`,
+  revocationUrl: `http://127.0.0.1:${PORT_BASE + 9444}/token/revocation`,
+  /** Access token lifetime, seconds (OAUTH_TEST_TOKEN_TTL at start.sh changes it). */
+  tokenTtlSeconds: 10,
+  scope: 'mail',
+  domain: 'oauth.test',
+  /** client_credentials, client_secret_post (like an Entra ID app registration). */
+  app: { clientId: 'monitor-app', clientSecret: 'monitor-app-secret-1' },
+  /** refresh_token, client_secret_basic, rotated refresh tokens (like a Google client). */
+  user: { clientId: 'monitor-user', clientSecret: 'monitor-user-secret-1' },
+  /**
+   * Clients of the secrets canary test: like app and user, but their secrets and every
+   * token the server issues to them contain "CANARY".
+   */
+  canaryApp: { clientId: 'leak-test-app', clientSecret: 'CANARY-oauth-client-secret-3e1f' },
+  canaryUser: { clientId: 'leak-test-user', clientSecret: 'CANARY-oauth-user-secret-8a2d' },
+  /** Dovecot's own client, for token introspection (RFC 7662). */
+  dovecot: { clientId: 'dovecot', clientSecret: 'dovecot-introspect-1' },
+  /** Mailboxes that accept only XOAUTH2 / OAUTHBEARER with a token of this server. */
+  users: { app: 'oauth-app@oauth.test', user: 'oauth-user@oauth.test' },
+  logFile: join(SERVERS_DIR, 'logs', 'oauth.log'),
 } as const;
 
 export type TestUser = 'alice' | 'empty' | 'alerts' | 'ops' | 'locked' | 'many';
@@ -120,18 +189,42 @@ const MAILDIR_SUBDIRS = ['cur', 'new', 'tmp'] as const;
  * uidlist files are left out: they change on every login.
  */
 export function maildirSnapshot(user: string): Map<string, string> {
-  const root = maildirPath(user);
+  return maildirSnapshotAt(maildirPath(user));
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+function sortedMap(entries: [string, string][]): Map<string, string> {
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return new Map(entries);
+}
+
+/**
+ * The message store of a Courier or Cyrus user, as maildirSnapshot gives it for Dovecot:
+ * file name → sha256. Courier: `cur/`, `new/`, `tmp/` of the Maildir (its UIDL list,
+ * courierpop3dsizelist, is left out like Dovecot's index). Cyrus: the message files
+ * (`1.`, `2.`, ...) of the mailbox; its cyrus.* index files change on every login and are
+ * left out (with expunge_mode: immediate, a DELE would remove a message file).
+ */
+export function storeSnapshot(server: InteropServer, user: InteropUser): Map<string, string> {
+  if (server.name === 'courier') {
+    return maildirSnapshotAt(join(SERVERS_DIR, 'courier', 'mail', user, 'Maildir'));
+  }
+  const dir = join(SERVERS_DIR, 'cyrus', 'by-user', user);
+  const messages = readdirSync(dir).filter((name) => /^\d+\.$/.test(name));
+  return sortedMap(messages.map((name) => [name, sha256(join(dir, name))]));
+}
+
+function maildirSnapshotAt(root: string): Map<string, string> {
   const entries: [string, string][] = [];
   for (const sub of MAILDIR_SUBDIRS) {
     for (const name of readdirSync(join(root, sub))) {
-      const digest = createHash('sha256')
-        .update(readFileSync(join(root, sub, name)))
-        .digest('hex');
-      entries.push([`${sub}/${name}`, digest]);
+      entries.push([`${sub}/${name}`, sha256(join(root, sub, name))]);
     }
   }
-  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return new Map(entries);
+  return sortedMap(entries);
 }
 
 /** Deletes every message in new/ and cur/ (for the alerts/ops mailboxes between tests). */

@@ -10,12 +10,19 @@ HOST=127.0.0.1
 # base (POP3_TEST_PORT_BASE=20000) runs a second, independent set of servers beside the
 # first, together with its own POP3_TEST_SERVERS_DIR.
 PORT_BASE="${POP3_TEST_PORT_BASE:-10000}"
-[[ "$PORT_BASE" =~ ^[0-9]+$ ]] && [ "$PORT_BASE" -ge 1024 ] && [ "$PORT_BASE" -le 64000 ] ||
-  { echo "test servers: POP3_TEST_PORT_BASE must be a number from 1024 to 64000" >&2; exit 1; }
+[[ "$PORT_BASE" =~ ^[0-9]+$ ]] && [ "$PORT_BASE" -ge 1024 ] && [ "$PORT_BASE" -le 56000 ] ||
+  { echo "test servers: POP3_TEST_PORT_BASE must be a number from 1024 to 56000" >&2; exit 1; }
 POP3_PORT=$((PORT_BASE + 110))
 POP3S_PORT=$((PORT_BASE + 995))
 SMTP_PORT=$((PORT_BASE + 25))
 SUBMISSION_PORT=$((PORT_BASE + 587))
+# The other POP3 servers: POP3 (STLS offered) and implicit TLS, 1000 and 2000 above.
+COURIER_POP3_PORT=$((PORT_BASE + 1110))
+COURIER_POP3S_PORT=$((PORT_BASE + 1995))
+CYRUS_POP3_PORT=$((PORT_BASE + 2110))
+CYRUS_POP3S_PORT=$((PORT_BASE + 2995))
+# The OAuth2 authorization server (oidc-provider) that Dovecot's passdb oauth2 asks.
+OAUTH_PORT=$((PORT_BASE + 9444))
 
 MAIL_OWNER=pop3test
 MARKER=".pop3-monitor-test-servers"
@@ -26,12 +33,34 @@ DOVECOT_BASE="$DOVECOT_DIR/run"
 DOVECOT_PID="$DOVECOT_BASE/master.pid"
 DOVECOT_LOG="$RUNTIME/logs/dovecot.log"
 
+OAUTH_DIR="$RUNTIME/oauth"
+OAUTH_PID="$OAUTH_DIR/oauth.pid"
+OAUTH_LOG="$RUNTIME/logs/oauth.log"
+
 POSTFIX_DIR="$RUNTIME/postfix"
 POSTFIX_CONF="$POSTFIX_DIR/etc"
 POSTFIX_QUEUE="$POSTFIX_DIR/spool"
 POSTFIX_DATA="$POSTFIX_DIR/data"
 POSTFIX_PID="$POSTFIX_QUEUE/pid/master.pid"
 POSTFIX_LOG="$RUNTIME/logs/postfix.log"
+
+# Courier and Cyrus conflict with dovecot-pop3d as Debian packages (all provide
+# pop3-server), so packages.sh downloads and unpacks them here instead of installing them;
+# this cache outlives the runtime dir (which start.sh wipes) and is shared by every set.
+CACHE_DIR="${POP3_TEST_CACHE_DIR:-/var/cache/pop3-monitor-test-servers}"
+UNPACKED="$CACHE_DIR/root"
+UNPACKED_STAMP="$UNPACKED/.unpacked-packages"
+UNPACKED_PACKAGES=(
+  courier-pop courier-base courier-authdaemon courier-authlib courier-authlib-userdb
+  cyrus-common cyrus-pop3d sasl2-bin
+)
+
+COURIER_DIR="$RUNTIME/courier"
+COURIER_LOG="$RUNTIME/logs/courier.log"
+CYRUS_DIR="$RUNTIME/cyrus"
+CYRUS_LOG="$RUNTIME/logs/cyrus.log"
+# Users of Courier and Cyrus (password <user>-pass-1, as on Dovecot).
+INTEROP_USERS=(alice empty)
 
 die() {
   echo "test servers: $*" >&2
@@ -87,6 +116,26 @@ stop_by_pidfile() {
   echo "$name: master $pid ignored SIGTERM for 10 s, sending SIGKILL" >&2
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   return 0
+}
+
+# fixture_epoch FILE: seconds since the epoch of the message's Date: header.
+fixture_epoch() {
+  local date
+  date="$(sed -n 's/^Date: //p' "$1" | head -n 1 | tr -d '\r')"
+  date -u -d "$date" +%s || die "bad Date: in $1"
+}
+
+# alice_fixtures: the fixture messages of alice, oldest Date: first.
+alice_fixtures() {
+  local file
+  for file in "$REPO_ROOT"/test/fixtures/mail/alice/*.eml; do
+    echo "$(fixture_epoch "$file") $file"
+  done | sort -n | cut -d' ' -f2-
+}
+
+# unpacked_ready: packages.sh has unpacked every package of UNPACKED_PACKAGES.
+unpacked_ready() {
+  [ -f "$UNPACKED_STAMP" ] && [ "$(head -n 1 "$UNPACKED_STAMP")" = "${UNPACKED_PACKAGES[*]}" ]
 }
 
 # port_open PORT: a TCP connect to 127.0.0.1:PORT succeeds.

@@ -3,6 +3,9 @@
 # all state under $POP3_TEST_SERVERS_DIR (default /tmp/pop3-monitor-servers):
 #   Dovecot 2.3  pop3 127.0.0.1:10110 (STLS)   pop3s 127.0.0.1:10995 (implicit TLS)
 #   Postfix 3.7  smtp 127.0.0.1:10025 (no auth) submission 127.0.0.1:10587 (STARTTLS + AUTH)
+#   Courier 1.0  pop3 127.0.0.1:11110 (STLS)   pop3s 127.0.0.1:11995   (courier.sh)
+#   Cyrus 3.6    pop3 127.0.0.1:12110 (STLS)   pop3s 127.0.0.1:12995   (cyrus.sh)
+#   oidc-provider  OAuth2 127.0.0.1:19444 (token, introspection, revocation; oauth-server.ts)
 # Every run stops the previous instance and rebuilds config, certificates and mailboxes
 # from scratch, so each test run starts from the same fixture state.
 # test/servers/env.ts mirrors the ports, users and paths; keep them in step.
@@ -11,7 +14,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_root
-for bin in dovecot doveadm postfix postconf openssl useradd; do
+for bin in dovecot doveadm postfix postconf openssl useradd node; do
   command -v "$bin" >/dev/null ||
     die "'$bin' not found: run test/servers/packages.sh (npm test does)"
 done
@@ -28,7 +31,8 @@ stop_on_failure() {
   [ "$status" -eq 0 ] || bash "$SERVERS_SRC/stop.sh" >/dev/null 2>&1 || true
 }
 trap stop_on_failure EXIT
-for port in "$POP3_PORT" "$POP3S_PORT" "$SMTP_PORT" "$SUBMISSION_PORT"; do
+for port in "$POP3_PORT" "$POP3S_PORT" "$SMTP_PORT" "$SUBMISSION_PORT" "$OAUTH_PORT" \
+  "$COURIER_POP3_PORT" "$COURIER_POP3S_PORT" "$CYRUS_POP3_PORT" "$CYRUS_POP3S_PORT"; do
   if port_open "$port"; then
     die "$HOST:$port is already in use by a process start.sh did not start: $(ss -ltnpH "sport = :$port" 2>/dev/null | head -n 1)"
   fi
@@ -39,7 +43,7 @@ rm -rf "$RUNTIME"
 mkdir -p "$RUNTIME"
 chmod 755 "$RUNTIME" # daemon users (dovecot, dovenull, postfix, pop3test) traverse it
 touch "$RUNTIME/$MARKER"
-mkdir -p "$RUNTIME/logs" "$RUNTIME/tls" "$DOVECOT_DIR/state" "$POSTFIX_CONF" "$POSTFIX_QUEUE"
+mkdir -p "$RUNTIME/logs" "$RUNTIME/tls" "$DOVECOT_DIR/state" "$POSTFIX_CONF" "$POSTFIX_QUEUE" "$OAUTH_DIR"
 
 # --- the unprivileged owner of all mail (Dovecot's mail processes and Postfix's virtual
 # delivery agent both switch to it; Dovecot refuses root for mail access) --------------
@@ -93,7 +97,9 @@ chmod 644 "$TLS"/*.pem
 # --- mailboxes ---------------------------------------------------------------------------
 MAIL="$RUNTIME/mail"
 USERS=(alice empty alerts ops locked many monitor)
-for user in "${USERS[@]}"; do
+# Mailboxes of the OAuth2 tests: they log in only with XOAUTH2 / OAUTHBEARER (passdb oauth2).
+OAUTH_USERS=(oauth-app oauth-user)
+for user in "${USERS[@]}" "${OAUTH_USERS[@]}"; do
   mkdir -p "$MAIL/$user/Maildir/cur" "$MAIL/$user/Maildir/new" "$MAIL/$user/Maildir/tmp"
 done
 
@@ -101,15 +107,16 @@ done
 # the message's Date:. Dovecot assigns UIDs to a new maildir's files in the order of that
 # timestamp (maildir_time_cmp), so message 1 is always the oldest.
 deliver_fixture() {
-  local user="$1" file="$2" date epoch
-  date="$(sed -n 's/^Date: //p' "$file" | head -n 1 | tr -d '\r')"
-  epoch="$(date -u -d "$date" +%s)" || die "bad Date: in $file"
+  local user="$1" file="$2" epoch
+  epoch="$(fixture_epoch "$file")"
   cp "$file" "$MAIL/$user/Maildir/cur/$epoch.M0P0.fixture:2,"
   touch -d "@$epoch" "$MAIL/$user/Maildir/cur/$epoch.M0P0.fixture:2,"
 }
 FIXTURES="$REPO_ROOT/test/fixtures/mail"
 for file in "$FIXTURES"/alice/*.eml; do deliver_fixture alice "$file"; done
 deliver_fixture locked "$FIXTURES/locked/1.eml"
+deliver_fixture oauth-app "$FIXTURES/locked/1.eml"
+deliver_fixture oauth-user "$FIXTURES/locked/1.eml"
 
 # many: 500 small messages, one a minute from 2026-01-01T00:00:00Z (epoch 1767225600).
 many_cur="$MAIL/many/Maildir/cur"
@@ -125,6 +132,17 @@ chmod 755 "$MAIL"
 find "$MAIL" -mindepth 1 -type d -exec chmod 700 {} +
 find "$MAIL" -type f -exec chmod 600 {} +
 
+# --- the OAuth2 authorization server (before Dovecot, which introspects with it) -------------
+: >"$OAUTH_LOG"
+(
+  cd "$REPO_ROOT"
+  exec setsid node --import tsx "$SERVERS_SRC/oauth-server.ts" "$OAUTH_PORT" "$OAUTH_PID" \
+    >>"$OAUTH_LOG" 2>&1 </dev/null 9>&-
+) &
+wait_banner "oauth (oidc-provider)" "$OAUTH_PORT" "" "$OAUTH_LOG"
+for ((i = 0; i < 100; i++)); do [ -s "$OAUTH_PID" ] && break; sleep 0.05; done
+echo "oauth: oidc-provider http://$HOST:$OAUTH_PORT, log $OAUTH_LOG"
+
 # --- Dovecot -------------------------------------------------------------------------------
 PASSWD="$DOVECOT_DIR/passwd"
 {
@@ -137,6 +155,29 @@ PASSWD="$DOVECOT_DIR/passwd"
 } >"$PASSWD"
 chown root:dovecot "$PASSWD"
 chmod 640 "$PASSWD"
+
+# The OAuth2 users: a userdb only (no password); their passdb is oauth2, which asks the
+# authorization server to introspect the token (RFC 7662). Every token of the test server
+# carries mailboxes="*@oauth.test"; Dovecot 2.3 puts both it and the SASL user through
+# username_format (%Ld, the domain) and compares: a token opens every mailbox of the domain,
+# as an Exchange Online app permission does.
+OAUTH_USERDB="$DOVECOT_DIR/oauth-users"
+for user in "${OAUTH_USERS[@]}"; do
+  echo "$user@oauth.test::$MAIL_UID:$MAIL_GID::$MAIL/$user::"
+done >"$OAUTH_USERDB"
+OAUTH_PASSDB="$DOVECOT_DIR/oauth2.conf.ext"
+cat >"$OAUTH_PASSDB" <<EOF
+introspection_mode = post
+introspection_url = http://dovecot:dovecot-introspect-1@$HOST:$OAUTH_PORT/token/introspection
+force_introspection = yes
+username_attribute = mailboxes
+username_format = %Ld
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+EOF
+chown root:dovecot "$OAUTH_USERDB" "$OAUTH_PASSDB"
+chmod 640 "$OAUTH_USERDB" "$OAUTH_PASSDB"
 
 dh_line=""
 [ -f /usr/share/dovecot/dh.pem ] && dh_line="ssl_dh = </usr/share/dovecot/dh.pem"
@@ -160,7 +201,7 @@ $dh_line
 
 # USER/PASS on the plain port too; APOP needs the plaintext passwords below.
 disable_plaintext_auth = no
-auth_mechanisms = plain login apop
+auth_mechanisms = plain login apop xoauth2 oauthbearer
 # Seconds only (Dovecot 2.3 rejects "200 ms" for this setting); 0 answers a wrong
 # password at once instead of after the 2 s default.
 auth_failure_delay = 0
@@ -182,9 +223,19 @@ passdb {
   driver = passwd-file
   args = scheme=PLAIN $PASSWD
 }
+# Tokens only: the password users above never reach it.
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $OAUTH_PASSDB
+}
 userdb {
   driver = passwd-file
   args = $PASSWD
+}
+userdb {
+  driver = passwd-file
+  args = $OAUTH_USERDB
 }
 
 # High-performance login mode, as busy production servers run: one long-lived login
@@ -294,6 +345,8 @@ smtpd_tls_protocols = >=TLSv1.2
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = $DOVECOT_BASE/auth-postfix
 smtpd_sasl_auth_enable = no
+# Dovecot offers XOAUTH2 and OAUTHBEARER for its oauth.test users; submission keeps to these.
+smtpd_sasl_mechanism_filter = plain, login
 EOF
 
 cat >"$POSTFIX_CONF/master.cf" <<EOF
@@ -355,3 +408,7 @@ if [ -f "$postfix_files" ]; then
   start_mode=quick
 fi
 postfix_start "$start_mode"
+
+# --- Courier and Cyrus (unpacked packages, see packages.sh) ------------------------------
+bash "$SERVERS_SRC/courier.sh" start 9>&-
+bash "$SERVERS_SRC/cyrus.sh" start 9>&-

@@ -6,6 +6,15 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 postfix_stop
+bash "$SERVERS_SRC/courier.sh" stop
+bash "$SERVERS_SRC/cyrus.sh" stop
+
+if stop_by_pidfile oauth "$OAUTH_PID" node; then
+  wait_closed oauth "$OAUTH_PORT"
+  echo "oauth: stopped"
+else
+  echo "oauth: not running"
+fi
 
 if stop_by_pidfile dovecot "$DOVECOT_PID" dovecot; then
   wait_closed dovecot "$POP3_PORT"

@@ -194,6 +194,17 @@ describe('nextCounters', () => {
     });
   });
 
+  test('a token endpoint refusing the client or the grant is a login failure; other token failures are not', () => {
+    const token = (credentials_refused: boolean | undefined) => {
+      const result = failed('m', 'token', 'token');
+      if (result.error && credentials_refused !== undefined)
+        result.error = { ...result.error, oauth_error: 'invalid_grant', credentials_refused };
+      return nextCounters(prev, result);
+    };
+    assert.deepEqual(token(true), { consecutive_failures: 3, consecutive_login_failures: 2 });
+    assert.deepEqual(token(undefined), { consecutive_failures: 3, consecutive_login_failures: 1 });
+  });
+
   test('a failure before login leaves the login count alone', () => {
     assert.deepEqual(nextCounters(prev, failed('m', 'timeout', 'connect')), {
       consecutive_failures: 3,

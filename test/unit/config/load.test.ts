@@ -136,6 +136,7 @@ describe('parseConfig: the resolved Config', () => {
       pipelining: true,
       auth_failure_backoff: 900_000,
       labels: {},
+      oauth2: undefined,
     });
     const { mailboxes: _, ...rest } = config;
     assert.deepEqual(rest, {
@@ -218,6 +219,7 @@ describe('parseConfig: the resolved Config', () => {
     );
     assert.equal(oauth.auth_failure_backoff, 3_600_000);
     assert.deepEqual(config.mailboxes[0]!.labels, { env: 'prod', team: 'support' });
+    assert.equal(config.mailboxes[0]!.pipelining, 'full', 'a mailbox overrides the default');
     assert.equal(config.mailboxes[0]!.tls_servername, 'mail.example.com');
     const smtp = config.alerting.smtp!;
     assert.deepEqual(

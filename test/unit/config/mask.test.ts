@@ -132,9 +132,10 @@ describe('maskedConfig', () => {
           tls_servername: 'mail.example.com',
           auth: 'auto',
           top_lines: 2,
-          pipelining: false,
+          pipelining: 'full',
           auth_failure_backoff: '1h',
           labels: { env: 'prod', team: 'support' },
+          oauth2: null,
         },
         {
           name: 'oauth',
@@ -154,6 +155,7 @@ describe('maskedConfig', () => {
           pipelining: false,
           auth_failure_backoff: '1h',
           labels: { env: 'prod' },
+          oauth2: null,
         },
       ],
       alerting: {

@@ -4,8 +4,11 @@ import {
   apopDigest,
   chooseAuth,
   decodeChallenge,
+  describeBearerError,
   encodeInitialResponse,
   fitsInitialResponse,
+  OAUTHBEARER_DUMMY_RESPONSE,
+  oauthBearer,
   saslLoginResponses,
   saslPlain,
   xoauth2,
@@ -141,5 +144,77 @@ describe('chooseAuth', () => {
 
   it('returns null for APOP without a greeting timestamp', () => {
     assert.equal(chooseAuth('apop', dovecot, false), null);
+  });
+});
+
+describe('OAUTHBEARER (RFC 7628) and the bearer error challenge', () => {
+  const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+
+  it('encodes the GS2 header, host, port and token, each pair ended by ^A', () => {
+    assert.equal(
+      decode(
+        oauthBearer(
+          'user@example.com',
+          'vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==',
+          'server.example.com',
+          143,
+        ),
+      ),
+      'n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01',
+    );
+  });
+
+  it('escapes "," and "=" in the user name as =2C and =3D (RFC 5802 saslname)', () => {
+    assert.match(decode(oauthBearer('a,b=c', 't', 'h', 1)), /^n,a=a=2Cb=3Dc,\x01/);
+  });
+
+  it('refuses a ^A in the user, token or host, naming no value', () => {
+    for (const [user, token, host] of [
+      ['u\x01', 't', 'h'],
+      ['u', 't\x01', 'h'],
+      ['u', 't', 'h\x01'],
+    ] as const) {
+      assert.throws(
+        () => oauthBearer(user, token, host, 1),
+        (e: unknown) => e instanceof Pop3Error && e.code === 'auth' && !e.message.includes('t\x01'),
+      );
+    }
+  });
+
+  it('the dummy response after an error challenge is base64 of a single ^A', () => {
+    assert.equal(OAUTHBEARER_DUMMY_RESPONSE, 'AQ==');
+  });
+
+  it('describes the error JSON by its known fields only, printable and bounded', () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64');
+    assert.equal(
+      describeBearerError(
+        b64({ status: 'invalid_token', scope: 'mail', 'openid-configuration': 'x' }),
+      ),
+      'status invalid_token, scope mail',
+    );
+    assert.equal(
+      describeBearerError(b64({ status: 401, schemes: 'bearer' })),
+      'status 401, schemes bearer',
+    );
+    assert.equal(describeBearerError(b64({ status: 'a\u0000b' })), 'status a?b');
+    assert.equal(
+      describeBearerError(b64({ status: 'x'.repeat(500) })),
+      `status ${'x'.repeat(120)}`,
+    );
+    assert.equal(describeBearerError(b64({ token: 'secret' })), null);
+    assert.equal(describeBearerError(b64(['status'])), null);
+    assert.equal(describeBearerError(Buffer.from('not json').toString('base64')), null);
+    assert.equal(describeBearerError(''), null);
+  });
+
+  it('auto with a token picks OAUTHBEARER when offered, else XOAUTH2', () => {
+    assert.equal(
+      chooseAuth('auto', parseCapa(['SASL PLAIN OAUTHBEARER XOAUTH2']), false, true),
+      'oauthbearer',
+    );
+    assert.equal(chooseAuth('auto', parseCapa(['SASL PLAIN XOAUTH2']), false, true), 'xoauth2');
+    assert.equal(chooseAuth('auto', parseCapa([]), false, true), 'xoauth2');
+    assert.equal(chooseAuth('xoauth2', parseCapa(['SASL OAUTHBEARER']), false, true), 'xoauth2');
   });
 });

@@ -211,6 +211,65 @@ describe('Pop3Client: login methods', { timeout: 15_000 }, () => {
     assert.deepEqual(server.allCommands, ['CAPA', `AUTH XOAUTH2 ${response}`, '']);
   });
 
+  it('XOAUTH2 refusal: the error JSON goes into the message, the token does not', async (t) => {
+    const server = await ledger.start(t, { xoauth2Tokens: { [USER]: 'the-right-token' } });
+    const client = await ready(t, server);
+    const error = await rejects(client.login('xoauth2', USER, new Secret('a-wrong-token')), 'auth');
+    assert.equal(
+      error.message,
+      'login refused at AUTH XOAUTH2: -ERR [AUTH] Authentication failed (server said: status 401, schemes bearer, scope https://mail.google.com/)',
+    );
+  });
+
+  const bearer = (token: string, port: number) =>
+    b64(`n,a=${USER},\x01host=127.0.0.1\x01port=${port}\x01auth=Bearer ${token}\x01\x01`);
+
+  it('OAUTHBEARER (RFC 7628) with the initial response on the command line', async (t) => {
+    const token = 'ya29.short-token';
+    const server = await ledger.start(t, { xoauth2Tokens: { [USER]: token } });
+    const client = await ready(t, server);
+    await client.login('oauthbearer', USER, new Secret(token));
+    assert.equal(client.state, 'transaction');
+    await client.quit();
+    assert.deepEqual(server.allCommands, [
+      'CAPA',
+      `AUTH OAUTHBEARER ${bearer(token, server.port)}`,
+      'QUIT',
+    ]);
+  });
+
+  it('OAUTHBEARER two-line form when the token is long', async (t) => {
+    const token = `ya29.${'t'.repeat(300)}`;
+    const server = await ledger.start(t, { xoauth2Tokens: { [USER]: token } });
+    const client = await ready(t, server);
+    await client.login('oauthbearer', USER, new Secret(token));
+    assert.equal(client.state, 'transaction');
+    await client.quit();
+    assert.deepEqual(server.allCommands, [
+      'CAPA',
+      'AUTH OAUTHBEARER',
+      bearer(token, server.port),
+      'QUIT',
+    ]);
+  });
+
+  it('OAUTHBEARER refusal: the error challenge is answered with ^A (RFC 7628 §3.2.3)', async (t) => {
+    const server = await ledger.start(t, { xoauth2Tokens: { [USER]: 'the-right-token' } });
+    const client = await ready(t, server);
+    const wrong = `wrong-${'t'.repeat(300)}`;
+    const error = await rejects(client.login('oauthbearer', USER, new Secret(wrong)), 'auth');
+    assert.equal(
+      error.message,
+      'login refused at AUTH OAUTHBEARER: -ERR [AUTH] Authentication failed (server said: status invalid_token, scope https://mail.google.com/)',
+    );
+    assert.deepEqual(server.allCommands, [
+      'CAPA',
+      'AUTH OAUTHBEARER',
+      bearer(wrong, server.port),
+      'AQ==',
+    ]);
+  });
+
   it('a wrong password is an auth Pop3Error naming PASS and the server status', async (t) => {
     const server = await ledger.start(t);
     const client = await ready(t, server, { pipelining: false });
@@ -223,10 +282,30 @@ describe('Pop3Client: login methods', { timeout: 15_000 }, () => {
 });
 
 describe('Pop3Client: pipelining (RFC 2449 §6.6)', { timeout: 15_000 }, () => {
-  it('sends the login and the transaction in one write and returns their replies', async (t) => {
+  it('by default USER and PASS share a write, the transaction waits for the login reply', async (t) => {
     const server = await ledger.start(t);
     const proxy = await startRecordingProxy(t, server.port);
     const client = await ready(t, proxy);
+    assert.equal(client.canPipelineAcrossLogin, false);
+    const early = await client.login('user', USER, new Secret(PASSWORD), TRANSACTION);
+    assert.deepEqual(early, [], 'nothing is sent behind the login');
+    assert.equal(client.state, 'transaction');
+    const tx = await client.exchange(TRANSACTION, client.canPipeline);
+    assert.deepEqual(
+      tx.map((r) => r.status),
+      [STAT_REPLY, '+OK', '+OK fake POP3 server signing off (2 messages left)'],
+    );
+    client.markQuit();
+    assert.deepEqual(proxy.chunks, [
+      ['CAPA\r\n', `USER ${USER}\r\nPASS ${PASSWORD}\r\n`, 'STAT\r\nNOOP\r\nQUIT\r\n'],
+    ]);
+  });
+
+  it('pipelining: full sends the login and the transaction in one write and returns their replies', async (t) => {
+    const server = await ledger.start(t);
+    const proxy = await startRecordingProxy(t, server.port);
+    const client = await ready(t, proxy, { pipelining: 'full' });
+    assert.equal(client.canPipelineAcrossLogin, true);
     const replies = await client.login('user', USER, new Secret(PASSWORD), TRANSACTION);
     assert.equal(client.pipelined, true);
     assert.deepEqual(

@@ -134,16 +134,20 @@ export interface RecordingProxy {
   readonly port: number;
   /** Every chunk the client wrote, per connection, in order (latin1 text). */
   readonly chunks: string[][];
+  /** Both directions per connection, in the order the proxy saw them: C client, S server. */
+  readonly wire: { from: 'C' | 'S'; text: string }[][];
   close(): Promise<void>;
 }
 
 /**
- * A TCP proxy in front of `target` that records each chunk the client sends. On loopback
+ * A TCP proxy in front of `target` that records each chunk the client sends (and, in
+ * `wire`, what the server sent back, in order). On loopback
  * a single write of a few hundred octets arrives as one chunk, so `chunks` shows which
  * commands left together.
  */
 export async function startRecordingProxy(t: TestContext, target: number): Promise<RecordingProxy> {
   const chunks: string[][] = [];
+  const wire: RecordingProxy['wire'][number][] = [];
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -152,15 +156,21 @@ export async function startRecordingProxy(t: TestContext, target: number): Promi
   };
   const server: Server = createServer((client) => {
     const mine: string[] = [];
+    const both: RecordingProxy['wire'][number] = [];
     chunks.push(mine);
+    wire.push(both);
     const upstream = netConnect({ host: '127.0.0.1', port: target });
     track(client);
     track(upstream);
     client.on('data', (chunk: Buffer) => {
       mine.push(chunk.toString('latin1'));
+      both.push({ from: 'C', text: chunk.toString('latin1') });
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      both.push({ from: 'S', text: chunk.toString('latin1') });
+      client.write(chunk);
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -173,5 +183,5 @@ export async function startRecordingProxy(t: TestContext, target: number): Promi
       server.close(() => resolve());
     });
   t.after(close);
-  return { port, chunks, close };
+  return { port, chunks, wire, close };
 }

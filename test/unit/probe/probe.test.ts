@@ -230,14 +230,14 @@ describe('probeMailbox: choosing the login', { timeout: 20_000 }, () => {
 });
 
 describe('probeMailbox: pipelining', { timeout: 20_000 }, () => {
-  it('sends the login and the whole transaction in one write when PIPELINING is listed', async (t) => {
+  it('sends the login, then the whole transaction in one write when PIPELINING is listed', async (t) => {
     const server = await ledger.start(t);
     const proxy = await startRecordingProxy(t, server.port);
     const result = await ledger.probe(server, mailboxFor(proxy));
     assert.equal(result.success, true);
     assert.equal(result.pipelined, true);
     assert.deepEqual(proxy.chunks, [
-      ['CAPA\r\n', [PLAIN_IR, ...TRANSACTION].map((line) => `${line}\r\n`).join('')],
+      ['CAPA\r\n', `${PLAIN_IR}\r\n`, TRANSACTION.map((line) => `${line}\r\n`).join('')],
     ]);
     assert.deepEqual(phaseNames(result), [
       'auth',
