@@ -38,8 +38,6 @@ export interface AppOptions {
   shard?: Shard;
   /** Reads the config again for SIGHUP and POST /-/reload; throws ConfigError when invalid. */
   reloadConfig?: () => Config;
-  /** Replaces probeMailbox (benchmarks); production leaves it unset. */
-  probe?: (mailbox: MailboxConfig, deps: ProbeDeps) => Promise<ProbeResult>;
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
@@ -49,10 +47,6 @@ const OUTBOX_HANDOVER_MS = 15_000;
 
 /** How often the capability cache is written to the state directory. */
 const CACHE_SAVE_MS = 60_000;
-
-function labelNames(mailboxes: readonly MailboxConfig[]): string[] {
-  return [...new Set(mailboxes.flatMap((m) => Object.keys(m.labels)))].sort();
-}
 
 /**
  * What the outbox's senders are built from. Compared with sameConfig, which compares
@@ -132,7 +126,7 @@ export class App {
     const mailboxes = this.#mailboxes(config);
     this.metrics = createMetrics({
       version: options.version,
-      labelNames: labelNames(mailboxes),
+      mailboxPhases: config.metrics.mailbox_phases,
       configLoadedAtMs: this.#clock.now(),
     });
     this.metrics.setMailboxes(mailboxes);
@@ -157,7 +151,6 @@ export class App {
       clock: this.#clock,
       logger: this.#log.child({ component: 'oauth' }),
     });
-    const probe = options.probe ?? probeMailbox;
     // TLS sessions are resumed between probes of a server; the store remembers the
     // certificate of the last full handshake (a resumed session shows none) and forces a
     // full one hourly, so the expiry metric and the cert_expiry_days rule stay right.
@@ -174,7 +167,7 @@ export class App {
       maxPerHost: config.scheduler.max_concurrent_per_host,
       probe: (mailbox) => {
         this.#watchdog.progress(this.#clock.now());
-        return probe(mailbox, deps);
+        return probeMailbox(mailbox, deps);
       },
       onResult: (result) => {
         this.#watchdog.progress(this.#clock.now());
@@ -352,7 +345,7 @@ export class App {
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
       listen: config.server.listen,
-      render: () => this.metrics.render(),
+      exposition: () => this.metrics.exposition(),
       isReady: () => this.#ready,
       reload: () => this.reload(),
       auth:
@@ -458,6 +451,7 @@ export class App {
     this.#secrets = configSecrets(config);
     this.#capabilities.clear();
     this.#tlsSessions.clear();
+    this.metrics.setMailboxPhases(config.metrics.mailbox_phases);
     this.metrics.setMailboxes(mailboxes);
     this.#engine.reconfigure(config.alerting, mailboxes);
     if (!sameConfig(notifierSettings(previous.alerting), notifierSettings(config.alerting))) {

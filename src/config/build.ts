@@ -21,6 +21,7 @@ export function buildConfig(
     shard: parseShard(valid.shard),
     mailboxes,
     alerting: buildAlerting(valid.alerting, files),
+    metrics: { mailbox_phases: valid.metrics.mailbox_phases },
     source,
   };
 }

@@ -16,6 +16,7 @@ export interface Validated {
   shard: string | undefined;
   mailboxes: MailboxData[];
   alerting: AlertingData;
+  metrics: FileData['metrics'];
 }
 
 /** The rules that exist unless `alerting.builtin_rules` turns them off: its keys. */
@@ -60,6 +61,8 @@ export function validateConfig(
   const defaults = validateDefaults(section('defaults'), issues);
   const { mailboxes, names } = validateMailboxes(root.mailboxes, defaults, issues);
 
+  const metrics = parseSection(shape.metrics, section('metrics'), 'metrics', issues);
+
   const rawAlerting = asObject(section('alerting'));
   const alerting = parseSection(alertingSchema, rawAlerting ?? {}, 'alerting', issues);
   if (rawAlerting) issues.push(...alertingIssues(rawAlerting, alerting, names));
@@ -70,11 +73,12 @@ export function validateConfig(
     stateDir === undefined ||
     scheduler === undefined ||
     alerting === undefined ||
+    metrics === undefined ||
     mailboxes === undefined
   ) {
     return undefined;
   }
-  return { server, state_dir: stateDir, scheduler, shard, mailboxes, alerting };
+  return { server, state_dir: stateDir, scheduler, shard, mailboxes, alerting, metrics };
 }
 
 function parseSection<T extends z.ZodType>(

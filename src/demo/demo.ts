@@ -119,6 +119,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         `  demo POP3 server   127.0.0.1:${pop3.port}  (mailboxes invoices, support, legacy)`,
         `  demo SMTP capture  127.0.0.1:${smtp.port}  (alert emails are printed below)`,
         `  metrics            ${base}/metrics`,
+        '                     pop3_up, pop3_messages, pop3_probe_duration_seconds per mailbox;',
+        '                     pop3_phase_duration_seconds per server (and per mailbox here)',
         `  health             ${base}/healthz   ${base}/readyz`,
         '  invoices fills up by one message every 4 s; legacy has a wrong password configured.',
         '  Expect: login_failed and stale_mail alert emails within seconds, backlog within a minute.',
