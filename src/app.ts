@@ -12,7 +12,6 @@ import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
 import { ProbeHistory } from './history/history.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { type HttpServer, startHttpServer } from './metrics/server.js';
 import { TokenSource } from './oauth/token-source.js';
 import { CapabilityCache } from './probe/capability-cache.js';
 import { type ProbeDeps, probeMailbox } from './probe/probe.js';
@@ -23,6 +22,8 @@ import { DEFAULT_WATCHDOG_GRACE_MS, Scheduler } from './schedule/scheduler.js';
 import { expectedGapMs, ProgressWatchdog } from './schedule/watchdog.js';
 import type { Secret } from './secret.js';
 import { inShard, type Shard } from './shard.js';
+import type { ProbeAnswer } from './web/routes.js';
+import { type HttpServer, startHttpServer } from './web/server.js';
 import {
   type MailboxDetail,
   mailboxViews,
@@ -38,6 +39,8 @@ export interface AppOptions {
   shard?: Shard;
   /** Reads the config again for SIGHUP and POST /-/reload; throws ConfigError when invalid. */
   reloadConfig?: () => Config;
+  /** Overrides config.server.listen (`run --listen`). */
+  listen?: string;
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
@@ -225,6 +228,34 @@ export class App {
     };
   }
 
+  /**
+   * A probe of the mailbox now (GET /probe), through the scheduler's limits: one already
+   * queued or running is joined. A mailbox backing off after a refused login is not tried
+   * again (that is how accounts get locked): its last result is the answer.
+   */
+  async probeNow(name: string): Promise<ProbeAnswer | undefined> {
+    const mailbox = this.#mailboxes(this.#config).find((m) => m.name === name);
+    if (mailbox === undefined) return undefined;
+    const last = this.history.recent(name)[0];
+    const held = last === undefined ? null : this.#backingOff(mailbox, last);
+    if (held !== null && last !== undefined) return { result: last, labels: mailbox.labels, held };
+    const [result] = await this.#scheduler.runNow([name]);
+    // None when a reload removed or changed the mailbox meanwhile: the newest one stands.
+    const answer = result ?? this.history.recent(name)[0];
+    return answer === undefined
+      ? undefined
+      : { result: answer, labels: mailbox.labels, held: null };
+  }
+
+  /** Why the mailbox waits before its next login, or null: the scheduler's auth backoff. */
+  #backingOff(mailbox: MailboxConfig, last: ProbeResult): string | null {
+    if (last.error?.code !== 'auth' || mailbox.auth_failure_backoff <= 0) return null;
+    const until = last.started_at * 1000 + mailbox.auth_failure_backoff;
+    const left = until - this.#clock.now();
+    if (left <= 0) return null;
+    return `backing off after a refused login for ${Math.ceil(left / 1000)}s more (auth_failure_backoff)`;
+  }
+
   /** Why the process is not healthy (the scheduler stopped making progress), or null. */
   health(): string | null {
     return this.#watchdog.problem(this.#clock.now(), this.#expectedGapMs, this.#watchdogSlackMs);
@@ -344,10 +375,16 @@ export class App {
     this.#watchMailboxes(mailboxes);
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
-      listen: config.server.listen,
-      exposition: () => this.metrics.exposition(),
-      isReady: () => this.#ready,
-      reload: () => this.reload(),
+      listen: this.#options.listen ?? config.server.listen,
+      backend: {
+        exposition: () => this.metrics.exposition(),
+        isReady: () => this.#ready,
+        health: () => this.health(),
+        reload: () => this.reload(),
+        status: () => this.status(),
+        mailboxDetail: (name) => this.mailboxDetail(name),
+        probeNow: (name) => this.probeNow(name),
+      },
       auth:
         config.server.basic_auth || config.server.bearer_token
           ? { basic: config.server.basic_auth, bearer: config.server.bearer_token }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import type { Exposition } from './metrics.js';
+import type { Exposition } from '../metrics/metrics.js';
 
 /**
  * Rendering /metrics costs one pass over every series, so renders never run side by side:
