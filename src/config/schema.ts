@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { isOwnLabelName } from '../metrics/label-names.js';
 import type { Secret } from '../secret.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import { parseListen } from './listen.js';
 import { AUTH_METHODS, type AuthMethod, TLS_MODES, type TlsMode } from './modes.js';
 import {
   OAUTH2_CLIENT_AUTH,
@@ -170,9 +171,7 @@ export const mailboxSchema = z.strictObject({
 });
 
 const listenAddress = z.string().superRefine((s, ctx) => {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || port > 65535) {
+  if (parseListen(s) === null) {
     ctx.addIssue({
       code: 'custom',
       message: 'expected host:port, such as 0.0.0.0:9469 or 127.0.0.1:9469',

@@ -1,6 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { type ListenAddress, parseListen } from '../config/listen.js';
 import type { WebAuth } from './access.js';
 import { send } from './respond.js';
 import { createRoutes, type WebBackend } from './routes.js';
@@ -33,16 +34,14 @@ export interface HttpServer {
 }
 
 /** Splits "host:port" ("[v6]:port", ":port"); host undefined means every interface. */
-export function parseListenAddress(listen: string): { host: string | undefined; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535) {
+export function parseListenAddress(listen: string): ListenAddress {
+  const address = parseListen(listen);
+  if (address === null) {
     throw new RangeError(
       `server.listen: expected host:port such as 127.0.0.1:9469, got ${JSON.stringify(listen)}`,
     );
   }
-  const host = m[1] ?? m[2];
-  return { host: host === '' ? undefined : host, port };
+  return address;
 }
 
 /**

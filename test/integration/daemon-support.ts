@@ -128,6 +128,8 @@ export interface DaemonOptions {
   /** A config object (server.listen and state_dir are added) or the config file's text. */
   config: Record<string, unknown> | string;
   env?: NodeJS.ProcessEnv;
+  /** More arguments of `run` (`--listen`). */
+  args?: string[];
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
@@ -156,6 +158,7 @@ export class Daemon {
     port: number,
     config: DaemonOptions['config'],
     env: NodeJS.ProcessEnv,
+    args: string[] = [],
   ) {
     this.dir = dir;
     this.port = port;
@@ -165,7 +168,7 @@ export class Daemon {
     this.writeConfig(config);
     const cli = cliCommand();
     this.startedAt = Date.now();
-    this.child = spawn(process.execPath, [...cli.args, 'run', '--config', this.configPath], {
+    this.child = spawn(process.execPath, [...cli.args, 'run', '--config', this.configPath, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, POP3_MONITOR_LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -187,7 +190,7 @@ export class Daemon {
     ensureBuilt();
     const dir = mkdtempSync(join(tmpdir(), 'pop3-monitor-daemon-'));
     const port = await freePort();
-    const daemon = new Daemon(dir, port, options.config, options.env ?? {});
+    const daemon = new Daemon(dir, port, options.config, options.env ?? {}, options.args);
     running.add(daemon);
     return daemon;
   }
