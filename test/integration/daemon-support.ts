@@ -168,11 +168,15 @@ export class Daemon {
     this.writeConfig(config);
     const cli = cliCommand();
     this.startedAt = Date.now();
-    this.child = spawn(process.execPath, [...cli.args, 'run', '--config', this.configPath, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, POP3_MONITOR_LOG_FORMAT: 'json', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawn(
+      process.execPath,
+      [...cli.args, 'run', '--config', this.configPath, ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, POP3_MONITOR_LOG_FORMAT: 'json', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child.stdout?.on('data', (chunk: Buffer) => this.#onStdout(chunk.toString('utf8')));
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.#stderr += chunk.toString('utf8');
