@@ -21,6 +21,8 @@ table.mailboxes { width: 100%; }
 table.mailboxes thead th { position: sticky; top: 0; background: Canvas; }
 th a { color: inherit; text-decoration: none; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
+td.since, td.oldest, td.last, td.duration, td.state, th { white-space: nowrap; }
+.summary p { margin: .25em 0; }
 .badge { display: inline-block; padding: 0 .45em; border-radius: .6em; color: #fff; font-size: .9em; }
 .badge.up { background: var(--up); }
 .badge.down { background: var(--down); }

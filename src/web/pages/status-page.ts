@@ -112,10 +112,10 @@ function summary(snapshot: StatusSnapshot): Html {
   const { reload, outbox } = snapshot;
   const reloadText =
     reload.ok === null
-      ? html`config loaded ${ago(reload.at / 1000, snapshot.now)}`
+      ? html`Config: loaded ${ago(reload.at / 1000, snapshot.now)}`
       : reload.ok
-        ? html`config reloaded ${ago(reload.at / 1000, snapshot.now)}`
-        : html`<span class="bad">config reload failed ${ago(reload.at / 1000, snapshot.now)}: ${reload.error ?? ''}</span> (the previous config keeps running)`;
+        ? html`Config: reloaded ${ago(reload.at / 1000, snapshot.now)}`
+        : html`Config: <span class="bad">the reload ${ago(reload.at / 1000, snapshot.now)} failed: ${reload.error ?? ''}</span> (the previous config keeps running)`;
   return html`<section class="summary">
 <p><span class="count" id="count-mailboxes">${snapshot.mailboxes.length}</span> ${snapshot.mailboxes.length === 1 ? 'mailbox' : 'mailboxes'}: <span class="badge up">${up} up</span> <span class="badge down">${down} down</span>${pending > 0 ? html` <span class="badge pending">${pending} not probed yet</span>` : ''}</p>
 <p id="outbox">Alert outbox: ${outbox.pending === 0 ? 'empty' : html`<span class="bad">${outbox.pending} notification${outbox.pending === 1 ? '' : 's'} waiting to be sent</span>`}</p>

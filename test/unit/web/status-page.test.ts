@@ -80,7 +80,7 @@ describe('renderStatusPage', () => {
       /<span class="badge up">1 up<\/span> <span class="badge down">1 down<\/span> <span class="badge pending">1 not probed yet<\/span>/,
     );
     assert.match(page, /Alert outbox: empty/);
-    assert.match(page, /config loaded <time [^>]+>1h 0m ago<\/time>/);
+    assert.match(page, /Config: loaded <time [^>]+>1h 0m ago<\/time>/);
     const failing = renderStatusPage(
       snapshot([SUPPORT], {
         outbox: { pending: 2 },
@@ -91,7 +91,7 @@ describe('renderStatusPage', () => {
     assert.match(failing, /2 notifications waiting to be sent/);
     assert.match(
       failing,
-      /config reload failed <time [^>]+>1m 0s ago<\/time>: mailboxes\[0\]\.port: expected 1-65535/,
+      /Config: <span class="bad">the reload <time [^>]+>1m 0s ago<\/time> failed: mailboxes\[0\]\.port: expected 1-65535/,
     );
   });
 
