@@ -22,14 +22,9 @@ import { DEFAULT_WATCHDOG_GRACE_MS, Scheduler } from './schedule/scheduler.js';
 import { expectedGapMs, ProgressWatchdog } from './schedule/watchdog.js';
 import type { Secret } from './secret.js';
 import { inShard, type Shard } from './shard.js';
-import type { ProbeAnswer } from './web/routes.js';
+import { createWebBackend } from './web/backend.js';
 import { type HttpServer, startHttpServer } from './web/server.js';
-import {
-  type MailboxDetail,
-  mailboxViews,
-  type ReloadState,
-  type StatusSnapshot,
-} from './web/status.js';
+import type { ReloadState } from './web/status.js';
 
 export interface AppOptions {
   version: string;
@@ -202,51 +197,6 @@ export class App {
     return this.#ready;
   }
 
-  /** What the status page shows, now. */
-  status(): StatusSnapshot {
-    return {
-      now: this.#clock.now(),
-      version: this.#options.version,
-      ready: this.#ready,
-      mailboxes: mailboxViews(this.#mailboxes(this.#config), this.history, this.#engine.snapshot()),
-      outbox: { pending: this.#outbox.pending() },
-      reload: this.#reloadState,
-    };
-  }
-
-  /** One mailbox with its recent probes; undefined for a name not (or no longer) configured. */
-  mailboxDetail(name: string): MailboxDetail | undefined {
-    const config = this.#mailboxes(this.#config).find((m) => m.name === name);
-    if (config === undefined) return undefined;
-    const [view] = mailboxViews([config], this.history, this.#engine.snapshot());
-    if (view === undefined) return undefined;
-    return {
-      now: this.#clock.now(),
-      version: this.#options.version,
-      mailbox: view,
-      recent: this.history.recent(name),
-    };
-  }
-
-  /**
-   * A probe of the mailbox now (GET /probe), through the scheduler's limits: one already
-   * queued or running is joined. A mailbox backing off after a refused login is not tried
-   * again (that is how accounts get locked): its last result is the answer.
-   */
-  async probeNow(name: string): Promise<ProbeAnswer | undefined> {
-    const mailbox = this.#mailboxes(this.#config).find((m) => m.name === name);
-    if (mailbox === undefined) return undefined;
-    const last = this.history.recent(name)[0];
-    const held = last === undefined ? null : this.#backingOff(mailbox, last);
-    if (held !== null && last !== undefined) return { result: last, labels: mailbox.labels, held };
-    const [result] = await this.#scheduler.runNow([name]);
-    // None when a reload removed or changed the mailbox meanwhile: the newest one stands.
-    const answer = result ?? this.history.recent(name)[0];
-    return answer === undefined
-      ? undefined
-      : { result: answer, labels: mailbox.labels, held: null };
-  }
-
   /** Why the mailbox waits before its next login, or null: the scheduler's auth backoff. */
   #backingOff(mailbox: MailboxConfig, last: ProbeResult): string | null {
     if (last.error?.code !== 'auth' || mailbox.auth_failure_backoff <= 0) return null;
@@ -376,15 +326,21 @@ export class App {
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
       listen: this.#options.listen ?? config.server.listen,
-      backend: {
+      backend: createWebBackend({
+        clock: this.#clock,
+        version: this.#options.version,
+        history: this.history,
+        mailboxes: () => this.#mailboxes(this.#config),
+        firing: () => this.#engine.snapshot(),
+        outboxPending: () => this.#outbox.pending(),
+        reloadState: () => this.#reloadState,
+        ready: () => this.#ready,
         exposition: () => this.metrics.exposition(),
-        isReady: () => this.#ready,
         health: () => this.health(),
         reload: () => this.reload(),
-        status: () => this.status(),
-        mailboxDetail: (name) => this.mailboxDetail(name),
-        probeNow: (name) => this.probeNow(name),
-      },
+        heldBack: (mailbox, last) => this.#backingOff(mailbox, last),
+        runNow: async (name) => (await this.#scheduler.runNow([name]))[0],
+      }),
       auth:
         config.server.basic_auth || config.server.bearer_token
           ? { basic: config.server.basic_auth, bearer: config.server.bearer_token }
