@@ -43,6 +43,10 @@ function quoted(text: string): string {
   return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text);
 }
 
+function unknownMailbox(req: IncomingMessage, res: ServerResponse, name: string): void {
+  send(req, res, 404, `unknown mailbox ${quoted(name)}: the config has no mailbox of that name\n`);
+}
+
 function decodedName(encoded: string): string | null {
   try {
     return decodeURIComponent(encoded);
@@ -73,14 +77,7 @@ export function createRoutes(
       return send(req, res, 400, 'the mailbox parameter is missing: /probe?mailbox=NAME\n');
     }
     const answer = await backend.probeNow(name);
-    if (answer === undefined) {
-      return send(
-        req,
-        res,
-        404,
-        `unknown mailbox ${quoted(name)}: the config has no mailbox of that name\n`,
-      );
-    }
+    if (answer === undefined) return unknownMailbox(req, res, name);
     const { result, labels, held } = answer;
     if (params.get('debug') === 'true') {
       const state = result.success
@@ -124,14 +121,7 @@ export function createRoutes(
       const name = decodedName(path.slice('/mailboxes/'.length));
       if (name === null) return send(req, res, 400, 'not a mailbox name\n');
       const detail = backend.mailboxDetail(name);
-      if (detail === undefined) {
-        return send(
-          req,
-          res,
-          404,
-          `unknown mailbox ${quoted(name)}: the config has no mailbox of that name\n`,
-        );
-      }
+      if (detail === undefined) return unknownMailbox(req, res, name);
       return sendPage(req, res, 200, renderMailboxPage(detail, parseStatusQuery(params).refresh));
     }
     switch (path) {
