@@ -420,7 +420,7 @@ function evaluateInstances(
   rules: readonly RuleConfig[],
   opts: EvaluateOptions,
   countersChanged: boolean,
-  valueOf: (rule: RuleConfig) => number | null,
+  valueFor: (rule: RuleConfig) => number | null,
 ): Evaluation<MailboxAlertState> {
   const identity = identityOf(next);
   const kind = targetKind(next);
@@ -434,7 +434,7 @@ function evaluateInstances(
     if (!ruleApplies(rule, next.mailbox, kind) || seen.has(rule.name)) continue;
     seen.add(rule.name);
     const old = base.instances.find((i) => i.rule === rule.name);
-    const value = valueOf(rule);
+    const value = valueFor(rule);
     const { record, kind: transition } = step(old, rule, identity, value, opts);
     if (record) next.instances.push(record);
     if (

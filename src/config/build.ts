@@ -127,7 +127,11 @@ function buildServer(server: Validated['server'], files: FileReader): ServerConf
   };
 }
 
-function buildSmtp(smtp: NonNullable<AlertingData['smtp']>, path: string, files: FileReader): SmtpConfig {
+function buildSmtp(
+  smtp: NonNullable<AlertingData['smtp']>,
+  path: string,
+  files: FileReader,
+): SmtpConfig {
   return {
     host: smtp.host,
     port: smtp.port,

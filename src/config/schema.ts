@@ -180,7 +180,8 @@ const headerPattern = z
     try {
       new RegExp(source, 'iu');
     } catch (error) {
-      const why = error instanceof Error ? error.message.replace(/^Invalid regular expression: /, '') : '';
+      const why =
+        error instanceof Error ? error.message.replace(/^Invalid regular expression: /, '') : '';
       ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${why}` });
     }
   });

@@ -4,7 +4,7 @@ import {
   alertingSchema,
   configFileSchema,
   defaultsSchema,
-  loopSchema,
+  type loopSchema,
   mailboxSchema,
 } from './schema.js';
 import { isPlainObject } from './substitute.js';
@@ -291,7 +291,11 @@ function loopIssues(loops: unknown[], mailboxNames: Set<string>): ConfigIssue[] 
     const path = `loops[${index}]`;
     const smtp = asObject(loop.smtp);
     if (smtp) issues.push(...smtpIssues(smtp, `${path}.smtp`));
-    if (typeof loop.mailbox === 'string' && loop.mailbox !== '' && !mailboxNames.has(loop.mailbox)) {
+    if (
+      typeof loop.mailbox === 'string' &&
+      loop.mailbox !== '' &&
+      !mailboxNames.has(loop.mailbox)
+    ) {
       issues.push({
         path: `${path}.mailbox`,
         message: `unknown mailbox ${JSON.stringify(loop.mailbox)} (a loop's mailbox must be one of mailboxes:)`,

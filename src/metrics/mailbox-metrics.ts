@@ -16,6 +16,8 @@ export const PROBE_DURATION_BUCKETS = [
  */
 export const CLASHING_LABEL_NAMES: readonly string[] = [
   'mailbox',
+  'loop',
+  'expect',
   'phase',
   'reason',
   'rule',
@@ -138,6 +140,9 @@ export function createMailboxMetrics(registry: Registry, extra: readonly string[
       'Alert instances firing now (1); the series disappears when the alert resolves.',
       'rule',
       'severity',
+      // A delivery loop's alerts carry `loop` (and no mailbox), a watch's `expect`.
+      'loop',
+      'expect',
     ),
   };
 }

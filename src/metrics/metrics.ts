@@ -61,6 +61,16 @@ export interface Metrics {
   recordSkip(mailbox: string, reason: SkipReason): void;
   /** firing: pop3_alerts_firing = 1; resolved: the series is removed. */
   setAlertFiring(rule: string, mailbox: string, severity: string, firing: boolean): void;
+  /**
+   * The same for a delivery loop's alert (labels loop, rule, severity) or an expect watch's
+   * (mailbox, expect, rule, severity).
+   */
+  setFlowAlertFiring(
+    rule: string,
+    target: { mailbox: string; loop?: string; expect?: string },
+    severity: string,
+    firing: boolean,
+  ): void;
   recordNotification(result: 'sent' | 'failed'): void;
   setOutboxPending(n: number): void;
   recordReload(success: boolean, atMs: number): void;
@@ -171,6 +181,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   let extra = extraLabelNames(options.labelNames ?? []);
   let m: MailboxMetrics = createMailboxMetrics(registry, extra);
   let mailboxes = new Map<string, MailboxSeries>();
+  /** Firing loop and watch alerts by their labels' JSON, to set again on re-created metrics. */
+  const flowAlerts = new Map<string, Labels>();
 
   /** Starts the series that users alert on with absent() or rate() at 0. */
   function initialise(series: MailboxSeries): void {
@@ -247,6 +259,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
         removeMailboxMetrics(registry, m);
         extra = names;
         m = createMailboxMetrics(registry, extra);
+        for (const labels of flowAlerts.values()) m.alertsFiring.set(labels, 1);
       }
       const next = new Map<string, MailboxSeries>();
       for (const mb of list) {
@@ -324,6 +337,20 @@ export function createMetrics(options: MetricsOptions): Metrics {
         series.alerts.set(key, alert);
       } else if (series.alerts.delete(key)) {
         m.alertsFiring.remove(alertLabels(series, alert));
+      }
+    },
+
+    setFlowAlertFiring(rule, target, severity, firing) {
+      const labels: Labels =
+        target.loop !== undefined
+          ? { loop: target.loop, rule, severity }
+          : { mailbox: target.mailbox, expect: target.expect ?? '', rule, severity };
+      const key = JSON.stringify(labels);
+      if (firing) {
+        m.alertsFiring.set(labels, 1);
+        flowAlerts.set(key, labels);
+      } else if (flowAlerts.delete(key)) {
+        m.alertsFiring.remove(labels);
       }
     },
 
