@@ -166,7 +166,7 @@ export function observeScan(
       continue;
     }
     const server =
-      sighting.received_at === null ? null : Math.max(0, sighting.received_at - from / 1000);
+      sighting.received_at === null ? null : Math.max(0, sighting.received_at * 1000 - from) / 1000;
     events.push({ kind: 'delivered', seq: probe.seq, seconds, server_seconds: server });
     lostInARow = 0;
     next = { ...next, last_delivery_seconds: seconds, last_success_at: seenAt, last_error: null };
