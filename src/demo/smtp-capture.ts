@@ -101,12 +101,12 @@ function session(socket: Socket, onMail: (mail: CapturedMail) => void): void {
 }
 
 /**
- * `onMail` gets every accepted message; `messages` keeps those it returned nothing (or
- * false) for: the alert emails. A handler returns true for mail it delivered elsewhere
- * (the demo's delivery loop messages go into the demo POP3 server).
+ * `onMail` gets every accepted message; `messages` keeps those it did not return true for:
+ * the alert emails. A handler returns true for mail it delivered elsewhere (the demo's
+ * delivery loop messages go into the demo POP3 server).
  */
 export function startSmtpCapture(
-  onMail: (mail: CapturedMail) => boolean | undefined | void,
+  onMail: (mail: CapturedMail) => boolean | undefined,
   port = 0,
   host = '127.0.0.1',
 ): Promise<SmtpCapture> {
