@@ -224,9 +224,14 @@ export class AlertEngine {
 
   #reconcile(): void {
     const before = firingSeverities(this.#state);
+    // Only these fields: a MailboxConfig's own `expect` (its watches) is no watch identity.
     const targets: ReconcileTarget[] = [
-      ...this.#mailboxes.values(),
-      ...[...this.#flowTargets.values()].map((t) => ({ ...t, name: t.mailbox })),
+      ...[...this.#mailboxes.values()].map((m) => ({ name: m.name, labels: m.labels })),
+      ...[...this.#flowTargets.values()].map((t) =>
+        t.loop !== undefined
+          ? { name: t.mailbox, labels: t.labels, loop: t.loop }
+          : { name: t.mailbox, labels: t.labels, expect: t.expect },
+      ),
     ];
     const out = reconcile(this.#state, effectiveRules(this.#alerting), targets, this.#clock.now());
     this.#step(out, false);

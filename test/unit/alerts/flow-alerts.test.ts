@@ -9,7 +9,8 @@ import { evaluateFlow } from '../../../src/alerts/rules.js';
 import { createAlertStateStore } from '../../../src/alerts/state-store.js';
 import type { Notification } from '../../../src/alerts/types.js';
 import { FakeClock } from '../../fixtures/fake-clock.js';
-import { MINUTE, ok, policy, rule, T0 } from './helpers.js';
+import { exampleMailboxConfig } from '../../fixtures/mailbox-config.js';
+import { failed, MINUTE, ok, policy, rule, T0 } from './helpers.js';
 
 const LOOP = { mailbox: 'support', loop: 'support-loop' } as const;
 const WATCH = { mailbox: 'support', expect: 'backup' } as const;
@@ -151,5 +152,29 @@ describe('alerts on delivery loops and expect watches', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('a reload keeps the firing alert of a mailbox given as a whole MailboxConfig (its expect: list is no watch)', async () => {
+    const clock = new FakeClock(T0);
+    const gauge: string[] = [];
+    const support = exampleMailboxConfig('support', {
+      expect: [{ name: 'backup', from: 'x', subject: undefined, within: 60_000 }],
+    });
+    const e = new AlertEngine({
+      clock,
+      alerting: policy(),
+      mailboxes: [support],
+      emit: () => undefined,
+      onFiringChange: (r, m, s, f) => gauge.push(`${f ? '+' : '-'}${r}/${m}/${s}`),
+    });
+    await e.load();
+    e.observe(failed('support', 'auth', 'auth'));
+    e.reconfigure(policy(), [support], [{ ...WATCH, labels: {} }]);
+    assert.deepEqual(gauge, ['+login_failed/support/critical']);
+    assert.deepEqual(
+      e.snapshot().map((a) => a.rule),
+      ['login_failed'],
+    );
+    await e.flush();
   });
 });
