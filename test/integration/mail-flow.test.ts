@@ -157,6 +157,9 @@ describe('delivery loops through the real Postfix into the real Dovecot', {
     for (const name of others) assert.equal(final.get(name), beforeRun.get(name));
     // Dovecot's own account of the sessions: never a RETR; DELE exactly once per probe message.
     const sessions = dovecotSessions('loop', dovecotFrom);
+    t.diagnostic(
+      `Dovecot: ${sessions.length} sessions, retr ${sessions.reduce((n, x) => n + x.retr, 0)}, del ${sessions.reduce((n, x) => n + x.del, 0)}`,
+    );
     assert.ok(sessions.length > 0);
     assert.ok(sessions.every((s) => s.retr === 0));
     assert.equal(
