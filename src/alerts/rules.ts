@@ -28,7 +28,10 @@ import type { AlertingConfig, RuleConfig, RuleMetric, RuleOp, Severity } from '.
 import type { Reason } from '../pop3/errors.js';
 import { isCredentialRefusal, type Phase, type ProbeResult } from '../probe/result.js';
 import { BUILTIN_RULE_NAMES, BUILTIN_RULES } from './builtin-rules.js';
+import { type FlowObservation, metricTarget, type TargetKind, targetKind } from './targets.js';
 import { type AlertSnapshot, targetKey } from './types.js';
+
+export type { FlowObservation, FlowTarget, TargetKind } from './targets.js';
 
 export type InstanceState = 'inactive' | 'pending' | 'firing';
 
@@ -78,41 +81,6 @@ export interface MailboxAlertState extends MailboxCounters {
  * because mailbox and rule names may be `__proto__`.
  */
 export type EngineState = ReadonlyMap<string, MailboxAlertState>;
-
-/** What kind of target a rule's metric is measured on. */
-export type TargetKind = 'mailbox' | 'loop' | 'expect';
-
-/** A delivery loop or an expect watch, as the alert engine knows it. */
-export type FlowTarget =
-  | { mailbox: string; loop: string; expect?: undefined }
-  | { mailbox: string; expect: string; loop?: undefined };
-
-export function metricTarget(metric: RuleMetric): TargetKind {
-  switch (metric) {
-    case 'delivery_seconds':
-    case 'delivery_lost':
-      return 'loop';
-    case 'expect_age_seconds':
-      return 'expect';
-    default:
-      return 'mailbox';
-  }
-}
-
-export function targetKind(target: Pick<MailboxAlertState, 'loop' | 'expect'>): TargetKind {
-  if (target.loop !== undefined) return 'loop';
-  return target.expect !== undefined ? 'expect' : 'mailbox';
-}
-
-/** One evaluation of a loop or watch: the values of its rule metrics now. */
-export interface FlowObservation {
-  target: FlowTarget;
-  values: Partial<Record<RuleMetric, number | null>>;
-  /** Per rule name, a threshold that replaces the rule's value (a watch's `within`). */
-  thresholds?: Record<string, number>;
-  last_error: { code: Reason; message: string } | null;
-  labels?: Record<string, string>;
-}
 
 export interface Transition {
   kind: 'firing' | 'resolved' | 'repeat';

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { LoopConfig, MailboxConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { FlowMetrics } from '../metrics/flow-metrics.js';
-import type { NewMessage, ScannedMessage, ScanPlan } from '../probe/new-messages.js';
+import type { ScanPlan } from '../probe/new-messages.js';
 import type { ProbeResult } from '../probe/result.js';
 import {
   type CompiledWatch,
@@ -18,14 +18,12 @@ import { type FlowState, type SeenUids, watchKey } from './flow-store.js';
 import {
   beginSend,
   emptyLoopState,
-  type LoopEvent,
   type LoopState,
   observeScan,
-  type Sighting,
   sendAccepted,
   sendFailed,
 } from './loop-state.js';
-import { PROBE_HEADER, parseProbeHeader, verifyProbeHeader } from './probe-header.js';
+import { cleanupDecision, loopSightings, reportLoopEvent } from './probe-messages.js';
 import { SubmitError, submitProbe } from './smtp-submit.js';
 
 /**
@@ -151,7 +149,7 @@ export class MailFlow {
     return {
       known: this.#seen.get(mailbox.name) ?? null,
       maxNew: mailbox.max_new_messages,
-      decide: (message) => this.#decide(mailbox.name, message),
+      decide: (message) => cleanupDecision(this.#loops, mailbox.name, message),
       remember: (seen) => {
         this.#remembered.set(mailbox.name, seen);
       },
@@ -175,7 +173,7 @@ export class MailFlow {
     const startedAt = Math.round(result.started_at * 1000);
     const messages = result.success ? (result.scan?.messages ?? []) : [];
     if (result.success && result.scan) {
-      const sightings = this.#sightings(mailbox, messages);
+      const sightings = loopSightings(this.#loops, mailbox, messages, this.#o);
       for (const loop of this.#loops.values()) {
         if (loop.mailbox !== mailbox) continue;
         const out = observeScan(
@@ -185,7 +183,7 @@ export class MailFlow {
           seenAt,
         );
         this.#state.loops[loop.name] = out.state;
-        for (const event of out.events) this.#report(loop, event, seenAt);
+        for (const event of out.events) reportLoopEvent(loop, event, seenAt, this.#o);
         this.#observeLoop(loop);
       }
     }
@@ -224,52 +222,6 @@ export class MailFlow {
     // The loop state first: after a crash between the two writes, a message is read again
     // (and found no longer pending) rather than skipped while still pending.
     this.#save(remembered === undefined ? undefined : mailbox);
-  }
-
-  #decide(mailbox: string, message: NewMessage): 'keep' | 'delete' {
-    const header = message.headers.find((h) => h.name.toLowerCase() === PROBE_HEADER.toLowerCase());
-    if (header === undefined) return 'keep';
-    const parsed = parseProbeHeader(header.value);
-    const loop = parsed === null ? undefined : this.#loops.get(parsed.loop);
-    if (parsed === null || loop === undefined || loop.mailbox !== mailbox || !loop.cleanup) {
-      return 'keep';
-    }
-    return verifyProbeHeader(parsed, loop.hmac_key) ? 'delete' : 'keep';
-  }
-
-  /** This mailbox's verified probe messages by loop; forged ones are counted and logged. */
-  #sightings(mailbox: string, messages: readonly ScannedMessage[]): Map<string, Sighting[]> {
-    const out = new Map<string, Sighting[]>();
-    for (const message of messages) {
-      if (message.probe === null) continue;
-      const parsed = parseProbeHeader(message.probe);
-      const loop = parsed === null ? undefined : this.#loops.get(parsed.loop);
-      if (parsed === null || loop === undefined || loop.mailbox !== mailbox) {
-        this.#o.logger.info(
-          { event: 'probe_message_foreign', mailbox, uid: message.uid, loop: parsed?.loop ?? null },
-          'a message with a probe header of no loop of this mailbox; left alone',
-        );
-        continue;
-      }
-      if (!verifyProbeHeader(parsed, loop.hmac_key)) {
-        this.#o.metrics.recordForged(loop.name);
-        this.#o.logger.warn(
-          {
-            event: 'probe_message_forged',
-            loop: loop.name,
-            mailbox,
-            uid: message.uid,
-            seq: parsed.seq,
-          },
-          "a message carries this loop's probe header with a signature that does not verify; left alone",
-        );
-        continue;
-      }
-      const list = out.get(loop.name) ?? [];
-      list.push({ seq: parsed.seq, received_at: message.received_at });
-      out.set(loop.name, list);
-    }
-    return out;
   }
 
   async #send(name: string): Promise<void> {
@@ -314,48 +266,6 @@ export class MailFlow {
       this.#observeLoop(loop);
     }
     await this.#save();
-  }
-
-  #report(loop: LoopConfig, event: LoopEvent, seenAt: number): void {
-    const log = this.#o.logger;
-    const base = { loop: loop.name, mailbox: loop.mailbox, seq: event.seq };
-    switch (event.kind) {
-      case 'delivered':
-        this.#o.metrics.recordDelivered(loop.name, event.seconds, event.server_seconds, seenAt);
-        log.info(
-          {
-            event: 'loop_delivered',
-            ...base,
-            delivery_seconds: event.seconds,
-            server_seconds: event.server_seconds,
-          },
-          'probe message delivered',
-        );
-        return;
-      case 'lost':
-        this.#o.metrics.recordLost(loop.name);
-        log.warn(
-          { event: 'loop_lost', ...base, deadline: new Date(event.deadline_at).toISOString() },
-          'probe message not seen by its deadline',
-        );
-        return;
-      case 'late':
-        this.#o.metrics.recordLate(loop.name);
-        log.warn(
-          { event: 'loop_late', ...base, seconds: event.seconds },
-          'a lost probe message arrived late',
-        );
-        return;
-      case 'dropped':
-        log.info(
-          { event: 'loop_dropped', ...base },
-          'an unconfirmed send was never seen; not counted',
-        );
-        return;
-      case 'duplicate':
-        log.debug({ event: 'loop_duplicate', ...base }, 'a probe message seen again; not counted');
-        return;
-    }
   }
 
   #observeLoop(loop: LoopConfig): void {
