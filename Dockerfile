@@ -26,12 +26,13 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# --- build: compile TypeScript to dist/ -------------------------------------------------
+# --- build: type-check, then bundle the CLI into dist/ (scripts/build.mjs) -------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
 RUN npm run build
 

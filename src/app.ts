@@ -33,8 +33,6 @@ export interface AppOptions {
   shard?: Shard;
   /** Reads the config again for SIGHUP and POST /-/reload; throws ConfigError when invalid. */
   reloadConfig?: () => Config;
-  /** Replaces probeMailbox (benchmarks); production leaves it unset. */
-  probe?: (mailbox: MailboxConfig, deps: ProbeDeps) => Promise<ProbeResult>;
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
@@ -44,10 +42,6 @@ const OUTBOX_HANDOVER_MS = 15_000;
 
 /** How often the capability cache is written to the state directory. */
 const CACHE_SAVE_MS = 60_000;
-
-function labelNames(mailboxes: readonly MailboxConfig[]): string[] {
-  return [...new Set(mailboxes.flatMap((m) => Object.keys(m.labels)))].sort();
-}
 
 /**
  * What the outbox's senders are built from. Compared with sameConfig, which compares
@@ -143,7 +137,7 @@ export class App {
     const mailboxes = this.#mailboxes(config);
     this.metrics = createMetrics({
       version: options.version,
-      labelNames: labelNames(mailboxes),
+      mailboxPhases: config.metrics.mailbox_phases,
       configLoadedAtMs: this.#clock.now(),
     });
     this.metrics.setMailboxes(mailboxes);
@@ -181,7 +175,6 @@ export class App {
       clock: this.#clock,
       logger: this.#log.child({ component: 'oauth' }),
     });
-    const probe = options.probe ?? probeMailbox;
     // TLS sessions are resumed between probes of a server; the store remembers the
     // certificate of the last full handshake (a resumed session shows none) and forces a
     // full one hourly, so the expiry metric and the cert_expiry_days rule stay right.
@@ -196,7 +189,7 @@ export class App {
       clock: this.#clock,
       maxConcurrent: config.scheduler.max_concurrent_probes,
       maxPerHost: config.scheduler.max_concurrent_per_host,
-      probe: (mailbox) => probe(mailbox, deps),
+      probe: (mailbox) => probeMailbox(mailbox, deps),
       onResult: (result) => this.#onResult(result),
       onSkip: (mailbox, reason) => {
         this.metrics.recordSkip(mailbox.name, reason);
@@ -330,7 +323,7 @@ export class App {
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
       listen: config.server.listen,
-      render: () => this.metrics.render(),
+      exposition: () => this.metrics.exposition(),
       isReady: () => this.#ready,
       reload: () => this.reload(),
       auth:
@@ -434,6 +427,7 @@ export class App {
     this.#config = config;
     this.#capabilities.clear();
     this.#tlsSessions.clear();
+    this.metrics.setMailboxPhases(config.metrics.mailbox_phases);
     this.metrics.setMailboxes(mailboxes);
     for (const name of [...this.#status.keys()])
       if (!mailboxes.some((m) => m.name === name)) this.#status.delete(name);

@@ -22,6 +22,7 @@ export function buildConfig(
     mailboxes,
     loops: valid.loops.map((loop, index) => buildLoop(loop, `loops[${index}]`, files)),
     alerting: buildAlerting(valid.alerting, files),
+    metrics: { mailbox_phases: valid.metrics.mailbox_phases },
     source,
   };
 }

@@ -160,5 +160,6 @@ export function maskedConfig(config: Config): unknown {
               timeout: formatDuration(alerting.alertmanager.timeout),
             },
     },
+    metrics: { ...config.metrics },
   } satisfies Json;
 }

@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { isOwnLabelName } from '../metrics/label-names.js';
 import type { Secret } from '../secret.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import {
@@ -81,26 +82,11 @@ const hostName = z
     'expected a host name or IP address (the port goes in port:)',
   );
 
-/** Prometheus label names we own; user labels may not shadow them. */
-export const RESERVED_LABELS = [
-  'mailbox',
-  'loop',
-  'expect',
-  'phase',
-  'reason',
-  'rule',
-  'severity',
-  'result',
-  'version',
-  'job',
-  'instance',
-];
-
 const labelName = z
   .string()
   .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)')
   .refine((n) => !n.startsWith('__'), 'label names starting with __ are reserved')
-  .refine((n) => !RESERVED_LABELS.includes(n), 'this label name is used by pop3-monitor itself');
+  .refine((n) => !isOwnLabelName(n), 'this label name is used by pop3-monitor itself');
 
 export const TLS_MODES = ['implicit', 'starttls', 'none'] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
@@ -358,6 +344,12 @@ export const loopSchema = z.strictObject({
   hmac_key_file: z.string().min(1, 'must not be empty'),
 });
 
+/** What /metrics exposes beyond the default budget of series per mailbox. */
+export const metricsSchema = z.strictObject({
+  /** Per-mailbox, per-phase histograms (pop3_mailbox_phase_duration_seconds): small fleets. */
+  mailbox_phases: bool().default(false),
+});
+
 export const configFileSchema = z.strictObject({
   server: serverSchema.default({ listen: '0.0.0.0:9469' }),
   state_dir: z.string().min(1, 'must not be empty').default('./data'),
@@ -370,6 +362,7 @@ export const configFileSchema = z.strictObject({
   mailboxes: z.array(z.unknown()).min(1, 'expected at least one mailbox'),
   loops: z.array(loopSchema).default([]),
   alerting: alertingSchema.optional(),
+  metrics: metricsSchema.default({ mailbox_phases: false }),
 });
 
 export type RuleConfig = z.output<typeof ruleSchema>;
@@ -476,6 +469,10 @@ export interface ServerConfig {
   bearer_token_file?: string | undefined;
 }
 
+export interface MetricsConfig {
+  mailbox_phases: boolean;
+}
+
 export interface Config {
   server: ServerConfig;
   state_dir: string;
@@ -484,6 +481,7 @@ export interface Config {
   mailboxes: MailboxConfig[];
   loops: LoopConfig[];
   alerting: AlertingConfig;
+  metrics: MetricsConfig;
   /** The file it was read from, for reloads and messages. */
   source: string | undefined;
 }

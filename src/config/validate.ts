@@ -24,6 +24,7 @@ export interface Validated {
   mailboxes: MailboxData[];
   loops: LoopData[];
   alerting: AlertingData;
+  metrics: FileData['metrics'];
 }
 
 /** The rules that exist unless `alerting.builtin_rules` turns them off: its keys. */
@@ -72,6 +73,8 @@ export function validateConfig(
   const loops = parseSection(shape.loops, rawLoops, 'loops', issues);
   if (Array.isArray(rawLoops)) issues.push(...loopIssues(rawLoops, names));
 
+  const metrics = parseSection(shape.metrics, section('metrics'), 'metrics', issues);
+
   const rawAlerting = asObject(section('alerting'));
   const alerting = parseSection(alertingSchema, rawAlerting ?? {}, 'alerting', issues);
   if (rawAlerting) issues.push(...alertingIssues(rawAlerting, alerting, names));
@@ -82,12 +85,13 @@ export function validateConfig(
     stateDir === undefined ||
     scheduler === undefined ||
     alerting === undefined ||
+    metrics === undefined ||
     mailboxes === undefined ||
     loops === undefined
   ) {
     return undefined;
   }
-  return { server, state_dir: stateDir, scheduler, shard, mailboxes, loops, alerting };
+  return { server, state_dir: stateDir, scheduler, shard, mailboxes, loops, alerting, metrics };
 }
 
 function parseSection<T extends z.ZodType>(

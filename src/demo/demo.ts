@@ -145,6 +145,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         `  demo POP3 server   127.0.0.1:${pop3.port}  (mailboxes invoices, support, legacy, flow)`,
         `  demo SMTP capture  127.0.0.1:${smtp.port}  (alert emails are printed below)`,
         `  metrics            ${base}/metrics`,
+        '                     pop3_up, pop3_messages, pop3_probe_duration_seconds per mailbox;',
+        '                     pop3_phase_duration_seconds per server (and per mailbox here)',
         `  health             ${base}/healthz   ${base}/readyz`,
         '  invoices fills up by one message every 4 s; legacy has a wrong password configured.',
         `  delivery loop: a signed probe message every 10 s through the SMTP capture into flow;`,

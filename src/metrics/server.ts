@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Secret } from '../secret.js';
+import type { Exposition } from './metrics.js';
+import { acceptsGzip, createMetricsStreamer } from './metrics-stream.js';
 
 /** Bodies are never needed (POST /-/reload takes none): anything larger is refused. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -20,7 +22,8 @@ const REALM = 'pop3-monitor';
 export interface HttpServerOptions {
   /** "host:port", "[::1]:9469", or ":9469" for every interface; port 0 picks a free one. */
   listen: string;
-  render(): Promise<{ contentType: string; body: string }>;
+  /** The /metrics text, streamed chunk by chunk (one render at a time). */
+  exposition(): Exposition;
   /** Config loaded and the first round of probes attempted. */
   isReady(): boolean;
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
@@ -98,6 +101,9 @@ const INDEX_HTML = `<!DOCTYPE html>
 </html>
 `;
 
+/** On every response. */
+const COMMON_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+
 function send(
   req: IncomingMessage,
   res: ServerResponse,
@@ -108,8 +114,7 @@ function send(
   res.writeHead(status, {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
+    ...COMMON_HEADERS,
     ...headers,
   });
   // A HEAD response has the headers of the GET one and no body (RFC 9110 section 9.3.2).
@@ -132,6 +137,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     (options.auth.basic !== undefined || options.auth.bearer !== undefined)
       ? options.auth
       : undefined;
+  const metrics = createMetricsStreamer(() => options.exposition(), COMMON_HEADERS, log);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
@@ -149,14 +155,19 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     switch (path) {
       case '/metrics': {
         if (!readOnly) return methodNotAllowed(req, res, 'GET, HEAD');
-        let rendered: { contentType: string; body: string };
-        try {
-          rendered = await options.render();
-        } catch (err) {
-          log?.error({ err }, 'metrics_render_failed');
-          return send(req, res, 500, 'error rendering metrics\n');
+        const gzip = acceptsGzip(req.headers['accept-encoding']);
+        // HEAD: the headers a GET would have, without rendering anything.
+        if (method === 'HEAD') {
+          res.writeHead(200, {
+            ...COMMON_HEADERS,
+            'Content-Type': options.exposition().contentType,
+            Vary: 'Accept-Encoding',
+            ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
+          });
+          res.end();
+          return;
         }
-        return send(req, res, 200, rendered.body, { 'Content-Type': rendered.contentType });
+        return metrics.serve(res, gzip);
       }
       case '/readyz':
         if (!readOnly) return methodNotAllowed(req, res, 'GET, HEAD');

@@ -107,6 +107,19 @@ describe('pop3-monitor demo', { concurrency: true }, () => {
       assert.ok(mail !== undefined, `no login_failed alert email printed\n${output()}`);
       // The labels of config/demo.yaml are on the series.
       assert.equal(scrape?.get('pop3_up', { mailbox: 'legacy', team: 'it' }), 0);
+      // Phases per server, and per mailbox too (config/demo.yaml turns mailbox_phases on).
+      const phases = scrape?.all('pop3_phase_duration_seconds_count', { phase: 'auth' }) ?? [];
+      assert.deepEqual(
+        phases.map((s) => s.labels.server),
+        [`127.0.0.1:${/demo POP3 server +127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]}`],
+      );
+      assert.ok(
+        (scrape?.get('pop3_mailbox_phase_duration_seconds_count', {
+          mailbox: 'invoices',
+          phase: 'auth',
+        }) ?? 0) >= 1,
+        output(),
+      );
 
       // The text part, decoded: the rule, the mailbox and the value.
       assert.match(mail.text, /^\* login_failed on legacy \(critical\)$/m);

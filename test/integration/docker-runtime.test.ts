@@ -257,6 +257,7 @@ describe('Dockerfile', () => {
       'package-lock.json',
       'package.json',
       'package.json',
+      'scripts/build.mjs',
       'src',
       'tsconfig.build.json',
       'tsconfig.json',

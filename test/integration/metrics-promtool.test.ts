@@ -72,7 +72,12 @@ it('renders pop3_ series for three mailboxes that promtool check metrics lints w
     `promtool not found at ${PROMTOOL}: install the Debian package "prometheus" (or set PROMTOOL)`,
   );
 
-  const metrics = createMetrics({ version: '0.1.0', configLoadedAtMs: 1_699_999_000_000 });
+  const metrics = createMetrics({
+    version: '0.1.0',
+    configLoadedAtMs: 1_699_999_000_000,
+    // The opt-in per-mailbox phase histograms are linted too.
+    mailboxPhases: true,
+  });
   metrics.setMailboxes([
     exampleMailboxConfig('support', { labels: { team: 'care', site: 'eu-1' } }),
     // A label value that needs escaping in the exposition format.
@@ -107,6 +112,24 @@ it('renders pop3_ series for three mailboxes that promtool check metrics lints w
     }),
   );
   metrics.recordSkip('archive', 'overlap');
+  metrics.recordProbe(
+    result('sales', {
+      success: false,
+      messages: null,
+      size_bytes: null,
+      uidl_count: null,
+      oldest_message_timestamp: null,
+      tls: null,
+      phases: { connect: 0.002, tls: 0.02, greeting: 0.001, auth: 1.2, total: 1.3 },
+      error: {
+        code: 'auth',
+        message: 'the server refused the credentials',
+        response: '-ERR [AUTH] no',
+        command: 'AUTH',
+        phase: 'auth',
+      },
+    }),
+  );
   metrics.setAlertFiring('unreachable', 'archive', 'critical', true);
   metrics.setAlertFiring('backlog', 'support', 'warning', true);
   metrics.recordNotification('sent');
@@ -138,7 +161,12 @@ it('renders pop3_ series for three mailboxes that promtool check metrics lints w
   const { body } = await metrics.render();
   // The input really carries our data, so a clean lint means something.
   for (const expected of [
-    'pop3_probe_duration_seconds_bucket{le="0.005",mailbox="support",site="eu-1",team="care",phase="connect"} 1',
+    'pop3_probe_duration_seconds_bucket{mailbox="support",site="eu-1",team="care",le="0.1"} 1',
+    'pop3_phase_duration_seconds_bucket{server="pop.example.com:995",phase="connect",le="0.005"} 3',
+    'pop3_phase_duration_seconds_count{server="192.0.2.7:110",phase="connect"} 2',
+    'pop3_mailbox_phase_duration_seconds_count{mailbox="support",site="eu-1",team="care",phase="tls"} 1',
+    'pop3_login_failures_total{mailbox="sales",site="",team="sales \\"EMEA\\"\\\\west",reason="auth"} 1',
+    'pop3_tls_insecure{mailbox="sales",site="",team="sales \\"EMEA\\"\\\\west"} 1',
     'pop3_up{mailbox="archive",site="",team=""} 0',
     'pop3_messages{mailbox="sales",site="",team="sales \\"EMEA\\"\\\\west"} 0',
     'pop3_probe_failures_total{mailbox="archive",site="",team="",reason="timeout"} 1',

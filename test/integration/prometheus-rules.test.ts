@@ -35,6 +35,8 @@ const EXPECTED_ALERTS = [
 const EXPECTED_RECORDS = [
   'pop3:probe_duration_seconds:p50',
   'pop3:probe_duration_seconds:p95',
+  'pop3:phase_duration_seconds:p50',
+  'pop3:phase_duration_seconds:p95',
   'pop3:oldest_message_age_seconds',
   'pop3:tls_cert_expiry_days',
   'pop3:last_success_age_seconds',

@@ -168,6 +168,7 @@ describe('parseConfig: the resolved Config', () => {
         rules: [],
         alertmanager: undefined,
       },
+      metrics: { mailbox_phases: false },
       source: 'x.yaml',
     } satisfies Omit<Config, 'mailboxes'>);
   });
@@ -210,8 +211,9 @@ describe('parseConfig: the resolved Config', () => {
     assert.equal(sales!.password_file, undefined);
   });
 
-  it('resolves the full fixture: server secrets, shard, smtp, alertmanager, rules', () => {
+  it('resolves the full fixture: server secrets, shard, smtp, alertmanager, rules, metrics', () => {
     const config = loadConfig(join(FIXTURES_DIR, 'valid', 'full.yaml'), { env: FIXTURE_ENV });
+    assert.deepEqual(config.metrics, { mailbox_phases: true });
     assert.equal(config.server.basic_auth?.username, 'prometheus');
     assert.equal(config.server.basic_auth?.password.reveal(), 'fixture-file-password');
     assert.equal(config.server.bearer_token?.reveal(), 'fixture-bearer-token');

@@ -202,6 +202,7 @@ describe('maskedConfig', () => {
         ],
         alertmanager: { urls: ['http://127.0.0.1:9093'], timeout: '5s' },
       },
+      metrics: { mailbox_phases: true },
     });
   });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import type { Exposition } from '../../../src/metrics/metrics.js';
 import {
   type HttpServer,
   type HttpServerOptions,
@@ -53,10 +54,20 @@ function call(
 const EXPOSITION = '# HELP pop3_up x\n# TYPE pop3_up gauge\npop3_up{mailbox="a"} 1\n';
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/** An exposition of one chunk per string given. */
+function exposition(...chunks: string[]): Exposition {
+  return {
+    contentType: PROM_TYPE,
+    chunks: (async function* () {
+      yield* chunks;
+    })(),
+  };
+}
+
 function options(overrides: Partial<HttpServerOptions> = {}): HttpServerOptions {
   return {
     listen: '127.0.0.1:0',
-    render: async () => ({ contentType: PROM_TYPE, body: EXPOSITION }),
+    exposition: () => exposition(EXPOSITION),
     isReady: () => true,
     reload: async () => ({ ok: true }),
     ...overrides,
@@ -117,7 +128,8 @@ describe('startHttpServer', () => {
   it('answers HEAD /metrics with the headers of GET and no body', async () => {
     const reply = await call(server, 'HEAD', '/metrics');
     assert.equal(reply.status, 200);
-    assert.equal(reply.headers['content-length'], String(Buffer.byteLength(EXPOSITION)));
+    assert.equal(reply.headers['content-type'], PROM_TYPE);
+    assert.equal(reply.headers['content-encoding'], undefined);
     assert.equal(reply.body, '');
   });
 
@@ -199,9 +211,13 @@ describe('startHttpServer failures', () => {
   it('answers 500 with a short text when rendering fails', async () => {
     const server = await startHttpServer(
       options({
-        render: async () => {
-          throw new Error('collector exploded with details');
-        },
+        exposition: () => ({
+          contentType: PROM_TYPE,
+          chunks: (async function* () {
+            yield* [];
+            throw new Error('collector exploded with details');
+          })(),
+        }),
       }),
     );
     try {
@@ -341,11 +357,14 @@ describe('startHttpServer close', () => {
     });
     const server = await startHttpServer(
       options({
-        render: async () => {
-          rendering();
-          await gate;
-          return { contentType: PROM_TYPE, body: EXPOSITION };
-        },
+        exposition: () => ({
+          contentType: PROM_TYPE,
+          chunks: (async function* () {
+            rendering();
+            await gate;
+            yield EXPOSITION;
+          })(),
+        }),
       }),
     );
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
