@@ -111,7 +111,7 @@ describe('pop3-monitor demo', { concurrency: true }, () => {
       const phases = scrape?.all('pop3_phase_duration_seconds_count', { phase: 'auth' }) ?? [];
       assert.deepEqual(
         phases.map((s) => s.labels.server),
-        [`127.0.0.1:${/demo POP3 server +127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]}`],
+        [`127.0.0.1:${/demo POP3 server +127\.0\.0\.1:(\d+)/.exec(demo.stdout())?.[1]}`],
       );
       assert.ok(
         (scrape?.get('pop3_mailbox_phase_duration_seconds_count', {
