@@ -2,15 +2,18 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAlertmanagerSender } from './alerts/alertmanager.js';
 import { createEmailSender } from './alerts/email.js';
-import { AlertEngine } from './alerts/engine.js';
+import { AlertEngine, type AlertedFlowTarget } from './alerts/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { Sender } from './alerts/sender.js';
 import { createAlertStateStore } from './alerts/state-store.js';
 import { type Clock, systemClock } from './clock.js';
 import { configWarnings } from './config/load.js';
-import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
+import type { AlertingConfig, Config, LoopConfig, MailboxConfig } from './config/schema.js';
+import { createFlowStateStore, createSeenStore } from './flow/flow-store.js';
+import { MailFlow } from './flow/mail-flow.js';
 import { ProbeHistory } from './history/history.js';
 import { createLogger, type Logger } from './log.js';
+import { createFlowMetrics } from './metrics/flow-metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { TokenSource } from './oauth/token-source.js';
 import { CapabilityCache } from './probe/capability-cache.js';
@@ -62,6 +65,30 @@ function notifierSettings(alerting: AlertingConfig): unknown[] {
   ];
 }
 
+/** The loops whose mailbox this instance probes (a loop follows its mailbox's shard). */
+function loopsOf(config: Config, mailboxes: readonly MailboxConfig[]): LoopConfig[] {
+  const names = new Set(mailboxes.map((m) => m.name));
+  return config.loops.filter((l) => names.has(l.mailbox));
+}
+
+/** The loops and watches the alert rules are evaluated for, with their mailbox's labels. */
+function flowTargets(
+  loops: readonly LoopConfig[],
+  mailboxes: readonly MailboxConfig[],
+): AlertedFlowTarget[] {
+  const labels = new Map(mailboxes.map((m) => [m.name, m.labels]));
+  return [
+    ...loops.map((l) => ({
+      mailbox: l.mailbox,
+      loop: l.name,
+      labels: labels.get(l.mailbox) ?? {},
+    })),
+    ...mailboxes.flatMap((m) =>
+      m.expect.map((e) => ({ mailbox: m.name, expect: e.name, labels: m.labels })),
+    ),
+  ];
+}
+
 /** Every secret of a config, for scrubbing server replies (a server may quote any of them). */
 function configSecrets(config: Config): Secret[] {
   const all = [
@@ -70,6 +97,7 @@ function configSecrets(config: Config): Secret[] {
       m.oauth2?.client_secret,
       m.oauth2?.refresh_token,
     ]),
+    ...config.loops.flatMap((l) => [l.smtp.password, l.hmac_key]),
     config.alerting.smtp?.password,
     config.server.basic_auth?.password,
     config.server.bearer_token,
@@ -95,6 +123,7 @@ export class App {
   readonly #tokens: TokenSource;
   readonly #scheduler: Scheduler;
   readonly #engine: AlertEngine;
+  readonly #flow: MailFlow;
   #outbox: Outbox;
   #senders: Sender[] = [];
   #http: HttpServer | null = null;
@@ -133,10 +162,14 @@ export class App {
       now: () => this.#clock.now(),
     });
     this.#outbox = this.#createOutbox(config.alerting);
+    const loops = loopsOf(config, mailboxes);
     this.#engine = new AlertEngine({
       clock: this.#clock,
       alerting: config.alerting,
       mailboxes,
+      flowTargets: flowTargets(loops, mailboxes),
+      onFlowFiringChange: (rule, target, severity, firing) =>
+        this.metrics.setFlowAlertFiring(rule, target, severity, firing),
       store: createAlertStateStore(config.state_dir, {
         logger: this.#log.child({ component: 'alerts' }),
       }),
@@ -144,6 +177,15 @@ export class App {
       onFiringChange: (rule, mailbox, severity, firing) =>
         this.metrics.setAlertFiring(rule, mailbox, severity, firing),
       logger: this.#log.child({ component: 'alerts' }),
+    });
+    const flowLog = this.#log.child({ component: 'flow' });
+    this.#flow = new MailFlow({
+      clock: this.#clock,
+      logger: flowLog,
+      metrics: createFlowMetrics(this.metrics.registry),
+      observe: (observation) => this.#engine.observeFlow(observation),
+      stateStore: createFlowStateStore(config.state_dir, flowLog),
+      seenStore: (mailbox) => createSeenStore(config.state_dir, mailbox, flowLog),
     });
     this.#tokens = new TokenSource({
       clock: this.#clock,
@@ -157,6 +199,7 @@ export class App {
       tlsSessions: this.#tlsSessions,
       otherSecrets: () => this.#secrets,
       tokens: this.#tokens,
+      scanPlan: (mailbox) => this.#flow.planFor(mailbox),
       transcript: true,
     };
     this.#scheduler = new Scheduler({
@@ -262,6 +305,7 @@ export class App {
   #onResult(result: ProbeResult): void {
     this.metrics.recordProbe(result);
     this.#engine.observe(result);
+    this.#flow.observe(result);
     const { previous, current } = this.history.record(result);
     if (previous !== current) {
       if (result.success) {
@@ -321,6 +365,7 @@ export class App {
     await this.#outbox.open();
     await this.#engine.load();
     const mailboxes = this.#mailboxes(config);
+    await this.#flow.load(loopsOf(config, mailboxes), mailboxes);
     this.#scheduler.setMailboxes(mailboxes);
     this.#watchMailboxes(mailboxes);
     if (mailboxes.length === 0) this.#ready = true;
@@ -349,6 +394,7 @@ export class App {
     });
     this.#scheduler.start();
     this.#watchdog.start(this.#clock.now());
+    this.#flow.start();
     this.#saveTimer = setInterval(() => this.#saveCache(), CACHE_SAVE_MS);
     this.#saveTimer.unref();
     const shard = this.#options.shard ?? config.shard;
@@ -358,6 +404,7 @@ export class App {
         version: this.#options.version,
         listen: `${this.#http.address.host}:${this.#http.address.port}`,
         mailboxes: mailboxes.length,
+        loops: loopsOf(config, mailboxes).length,
         shard: shard ? `${shard.index}/${shard.count}` : null,
         config: config.source ?? null,
       },
@@ -446,7 +493,9 @@ export class App {
     this.#tlsSessions.clear();
     this.metrics.setMailboxPhases(config.metrics.mailbox_phases);
     this.metrics.setMailboxes(mailboxes);
-    this.#engine.reconfigure(config.alerting, mailboxes);
+    const loops = loopsOf(config, mailboxes);
+    this.#flow.configure(loops, mailboxes);
+    this.#engine.reconfigure(config.alerting, mailboxes, flowTargets(loops, mailboxes));
     if (!sameConfig(notifierSettings(previous.alerting), notifierSettings(config.alerting))) {
       try {
         await this.#outbox.close(OUTBOX_HANDOVER_MS);
@@ -478,6 +527,7 @@ export class App {
     this.#log.info({ event: 'stopping' }, 'stopping: waiting for probes in flight');
     if (this.#saveTimer) clearInterval(this.#saveTimer);
     await this.#scheduler.stop();
+    await this.#flow.stop();
     await this.#engine.flush();
     this.#engine.stop();
     await this.#outbox.drain(5_000);

@@ -52,6 +52,8 @@ function serverMailbox(target: Extract<CheckTarget, { kind: 'server' }>): Mailbo
     pipelining: true,
     auth_failure_backoff: 0,
     labels: {},
+    max_new_messages: 0,
+    expect: [],
   };
 }
 

@@ -17,7 +17,7 @@ import {
 } from './auth.js';
 import { Deadline, type PeerTls, Pop3Connection, type TlsOptions } from './connection.js';
 import { Pop3Error } from './errors.js';
-import type { FramerLimits, Reply } from './framing.js';
+import type { BlockOptions, FramerLimits, Reply } from './framing.js';
 import type { Pop3Observer } from './observer.js';
 import {
   apopTimestamp,
@@ -52,12 +52,35 @@ export interface Pop3ClientOptions {
   observer?: Pop3Observer;
 }
 
+/**
+ * How a multi-line reply is read: fixed, or decided when the reply begins from the replies
+ * of the same exchange before it, by command name (UIDL's cap follows STAT's count).
+ */
+export type BlockSpec = BlockOptions | ((earlier: ReadonlyMap<string, Reply>) => BlockOptions);
+
 /** A command to send. `name` is what errors and logs show: never its arguments. */
 export interface Command {
   line: string;
   name: string;
   multiline: boolean;
   phase: Phase;
+  block?: BlockSpec;
+}
+
+/**
+ * CAPA lists a few dozen short lines (RFC 2449 §5); a reply past this is no capability
+ * list, and is a `protocol` failure before it can cost memory.
+ */
+export const CAPA_MAX_BYTES = 16 * 1024;
+
+/** Commands this client never sends; DELE only through dele() (RFC 1939 §5). */
+const NEVER_SENT = /^(RETR|RSET)\b/i;
+const DELE = /^DELE\b/i;
+
+function blockFor(command: Command, earlier: ReadonlyMap<string, Reply>): BlockOptions {
+  const spec = command.block;
+  if (spec === undefined) return {};
+  return typeof spec === 'function' ? spec(earlier) : spec;
 }
 
 export type ClientState = 'new' | 'authorization' | 'transaction' | 'closed';
@@ -65,7 +88,9 @@ export type ClientState = 'new' | 'authorization' | 'transaction' | 'closed';
 /**
  * A POP3 session (RFC 1939) with STLS (RFC 2595), CAPA and PIPELINING (RFC 2449) and
  * SASL (RFC 5034). It records per-phase durations; with pipelining a phase ends when its
- * own reply arrives. It has no method that sends DELE, RETR or RSET.
+ * own reply arrives. It never sends RETR or RSET, and DELE only through dele(), which the
+ * probe calls for nothing but messages an injected decision marked for deletion (a
+ * delivery loop's own verified probe messages).
  */
 export class Pop3Client {
   readonly phases: Partial<Record<Phase, number>> = {};
@@ -84,12 +109,28 @@ export class Pop3Client {
   readonly #phaseLimit: number;
   #conn: Pop3Connection | null = null;
   readonly #observer: Pop3Observer | undefined;
+  #deleting = false;
 
   constructor(options: Pop3ClientOptions) {
     this.#options = options;
     this.#deadline = new Deadline(options.timeoutMs);
     this.#phaseLimit = options.phaseTimeoutMs ?? Number.POSITIVE_INFINITY;
     this.#observer = options.observer;
+  }
+
+  /** A command's block options; lines streamed to a sink are shown to the observer too. */
+  #block(command: Command, earlier: ReadonlyMap<string, Reply>): BlockOptions {
+    const options = blockFor(command, earlier);
+    const observer = this.#observer;
+    const sink = options.onLine;
+    if (observer === undefined || sink === undefined) return options;
+    return {
+      ...options,
+      onLine: (line) => {
+        observer.streamed(line);
+        sink(line);
+      },
+    };
   }
 
   #observeTls(tls: PeerTls): void {
@@ -162,7 +203,15 @@ export class Pop3Client {
   /** CAPA (RFC 2449 §5); a server without CAPA gets empty capabilities, not an error. */
   async capa(): Promise<Capabilities> {
     const [reply] = await this.exchange(
-      [{ line: 'CAPA', name: 'CAPA', multiline: true, phase: 'capa' }],
+      [
+        {
+          line: 'CAPA',
+          name: 'CAPA',
+          multiline: true,
+          phase: 'capa',
+          block: { maxBytes: CAPA_MAX_BYTES, what: 'CAPA reply' },
+        },
+      ],
       false,
     );
     this.capabilities = reply?.kind === 'ok' ? parseCapa(reply.lines ?? []) : emptyCapabilities();
@@ -216,8 +265,14 @@ export class Pop3Client {
    * -ERR when `stopOnError` is set. Replies are returned as they came.
    */
   async exchange(commands: Command[], pipeline: boolean, stopOnError = false): Promise<Reply[]> {
+    for (const command of commands) {
+      if (NEVER_SENT.test(command.line) || (DELE.test(command.line) && !this.#deleting)) {
+        throw new Error(`Pop3Client: ${command.name} is never sent through exchange()`);
+      }
+    }
     const wire = this.#wire;
     const replies: Reply[] = [];
+    const earlier = new Map<string, Reply>();
     if (pipeline && commands.length > 1) {
       this.pipelined = true;
       if (commands.some((c) => c.name === 'QUIT')) this.quitSent = true;
@@ -233,6 +288,7 @@ export class Pop3Client {
             command.multiline,
             `the reply to ${command.name}`,
             this.#phaseLimit,
+            this.#block(command, earlier),
           );
         } catch (error) {
           // A server may hang up after refusing a login instead of answering the rest:
@@ -252,6 +308,7 @@ export class Pop3Client {
         previous = wire.lastReplyAt;
         this.#observer?.received(reply, command.name, wire.lastReplyAt);
         replies.push(reply);
+        earlier.set(command.name, reply);
       }
       return replies;
     }
@@ -265,10 +322,12 @@ export class Pop3Client {
         command.multiline,
         `the reply to ${command.name}`,
         this.#phaseLimit,
+        this.#block(command, earlier),
       );
       this.#add(command.phase, sentAt, wire.lastReplyAt);
       this.#observer?.received(reply, command.name, wire.lastReplyAt);
       replies.push(reply);
+      earlier.set(command.name, reply);
       if (stopOnError && reply.kind !== 'ok') break;
     }
     return replies;
@@ -432,8 +491,29 @@ export class Pop3Client {
   }
 
   /**
+   * DELE n (RFC 1939 §5) for each message number, pipelined when the server allows. The
+   * server only marks them: they are removed when QUIT moves the session to UPDATE (§6),
+   * and a session that ends any other way removes nothing. Replies in order.
+   */
+  async dele(numbers: readonly number[]): Promise<Reply[]> {
+    if (this.state !== 'transaction') throw new Pop3Error('protocol', 'DELE outside TRANSACTION');
+    const commands: Command[] = numbers.map((n) => ({
+      line: `DELE ${n}`,
+      name: 'DELE',
+      multiline: false,
+      phase: 'dele',
+    }));
+    this.#deleting = true;
+    try {
+      return await this.exchange(commands, this.canPipeline);
+    } finally {
+      this.#deleting = false;
+    }
+  }
+
+  /**
    * QUIT (RFC 1939 §6): ends the session; in TRANSACTION the server enters UPDATE, which
-   * deletes nothing since the monitor never sends DELE. A server that closes instead of
+   * deletes only what dele() marked (normally nothing). A server that closes instead of
    * answering is tolerated.
    */
   async quit(): Promise<Reply | null> {

@@ -1,4 +1,5 @@
 import type { Reason } from '../pop3/errors.js';
+import type { ProbeScan } from './new-messages.js';
 import type { Transcript } from './transcript.js';
 
 /**
@@ -19,6 +20,8 @@ export const PHASES = [
   'noop',
   'uidl',
   'top',
+  // DELE of a delivery loop's own probe messages (cleanup: true only).
+  'dele',
   'quit',
   'total',
 ] as const;
@@ -97,6 +100,8 @@ export interface ProbeResult {
   pipelined: boolean;
   /** oauth2 mailboxes only. */
   oauth2?: ProbeOAuth2;
+  /** Mailboxes with delivery loops or expect watches: the new messages read (TOP n 0). */
+  scan?: ProbeScan;
   /** The protocol conversation, masked and bounded; only when the caller asked for it. */
   transcript?: Transcript;
 }

@@ -46,6 +46,7 @@ export const MASK = '***';
 
 /** Commands whose arguments are never secret (RFC 1939, RFC 2449, RFC 2595). */
 const PLAIN_COMMANDS = new Set([
+  'DELE',
   'CAPA',
   'STLS',
   'USER',
@@ -98,6 +99,9 @@ export class TranscriptRecorder implements Pop3Observer {
   readonly #limits: TranscriptLimits;
   readonly #lines: TranscriptLine[] = [];
   #omitted = 0;
+  /** The first lines of a block streamed to a sink, and how many there were. */
+  #streamed: string[] = [];
+  #streamedCount = 0;
 
   constructor(t0: number = performance.now(), limits: TranscriptLimits = TRANSCRIPT_LIMITS) {
     this.#t0 = t0;
@@ -117,16 +121,29 @@ export class TranscriptRecorder implements Pop3Observer {
     this.#push(at, 'C', maskCommandLine(line, command));
   }
 
+  streamed(line: string): void {
+    this.#streamedCount += 1;
+    if (this.#streamed.length < this.#limits.maxBlockLines) this.#streamed.push(line);
+  }
+
   received(reply: Reply, _command: string | null, at: number): void {
+    const streamed = this.#streamed;
+    const streamedCount = this.#streamedCount;
+    this.#streamed = [];
+    this.#streamedCount = 0;
     this.#push(at, 'S', reply.status);
     if (reply.lines === null) return;
-    const shown = Math.min(reply.lines.length, this.#limits.maxBlockLines);
+    const [lines, total] =
+      reply.lines.length === 0 && streamedCount > 0
+        ? [streamed, streamedCount]
+        : [reply.lines, reply.lines.length];
+    const shown = Math.min(lines.length, this.#limits.maxBlockLines);
     for (let i = 0; i < shown; i++) {
-      const line = reply.lines[i] as string;
+      const line = lines[i] as string;
       // As on the wire: a line starting with "." is dot-stuffed (RFC 1939 section 3).
       this.#push(at, 'S', line.startsWith('.') ? `.${line}` : line);
     }
-    const more = reply.lines.length - shown;
+    const more = total - shown;
     if (more > 0) this.#push(at, '*', `(${more} more line${more === 1 ? '' : 's'} not shown)`);
     this.#push(at, 'S', '.');
   }

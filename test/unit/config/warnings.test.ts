@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { configWarnings, parseConfig } from '../../../src/config/load.js';
 import { isLoopback, shortestGapSeconds } from '../../../src/config/warnings.js';
@@ -63,8 +65,20 @@ describe('configWarnings', () => {
 
   it('the demo config has nothing to warn about', () => {
     const demo = readFileSync(DEMO_CONFIG, 'utf8');
-    const env = { DEMO_POP3_PORT: '1110', DEMO_SMTP_PORT: '1025', DEMO_STATE_DIR: '/tmp/x' };
-    assert.deepEqual(configWarnings(parseConfig(demo, { env })), []);
+    const dir = mkdtempSync(join(tmpdir(), 'pop3-monitor-demo-warnings-'));
+    try {
+      const key = join(dir, 'loop-key');
+      writeFileSync(key, 'a demo loop key of enough length\n');
+      const env = {
+        DEMO_POP3_PORT: '1110',
+        DEMO_SMTP_PORT: '1025',
+        DEMO_STATE_DIR: dir,
+        DEMO_LOOP_KEY_FILE: key,
+      };
+      assert.deepEqual(configWarnings(parseConfig(demo, { env })), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('warns about alert settings that send nothing', () => {
