@@ -140,6 +140,8 @@ async function main(argv: string[]): Promise<void> {
       version: 'bench',
       ready: true,
       mailboxes: mailboxViews(configs, history, []),
+      loops: [],
+      watches: [],
       outbox: { pending: 0 },
       reload: { ok: null, at: now, error: null },
     });

@@ -377,6 +377,7 @@ export class App {
         history: this.history,
         mailboxes: () => this.#mailboxes(this.#config),
         firing: () => this.#engine.snapshot(),
+        flow: () => this.#flow.snapshot(),
         outboxPending: () => this.#outbox.pending(),
         reloadState: () => this.#reloadState,
         ready: () => this.#ready,

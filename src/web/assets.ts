@@ -17,7 +17,7 @@ h2 { font-size: 1.15em; margin-top: 1.5em; }
 h3 { font-size: 1em; margin: .5em 0; }
 table { border-collapse: collapse; }
 th, td { padding: .25em .6em; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-table.mailboxes { width: 100%; }
+table.mailboxes, table.loops, table.watches { width: 100%; }
 table.mailboxes thead th { position: sticky; top: 0; background: Canvas; }
 th a { color: inherit; text-decoration: none; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }

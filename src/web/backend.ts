@@ -1,10 +1,11 @@
 import type { Clock } from '../clock.js';
 import type { MailboxConfig } from '../config/schema.js';
+import type { FlowSnapshot } from '../flow/mail-flow.js';
 import type { ProbeHistory } from '../history/history.js';
 import type { Exposition } from '../metrics/metrics.js';
 import type { ProbeResult } from '../probe/result.js';
 import type { WebBackend } from './routes.js';
-import { mailboxViews, type ReloadState } from './status.js';
+import { type FiringAlert, flowViews, mailboxViews, type ReloadState } from './status.js';
 
 /** What the HTTP server's answers are made of; the app (app.ts) provides each part. */
 export interface BackendSources {
@@ -14,7 +15,9 @@ export interface BackendSources {
   /** The mailboxes of this replica (its shard). */
   mailboxes(): readonly MailboxConfig[];
   /** The alerts firing now. */
-  firing(): readonly { rule: string; mailbox: string; severity: string }[];
+  firing(): readonly FiringAlert[];
+  /** The delivery loops and expect watches as they stand. */
+  flow(): FlowSnapshot;
   outboxPending(): number;
   reloadState(): ReloadState;
   ready(): boolean;
@@ -35,14 +38,18 @@ export function createWebBackend(s: BackendSources): WebBackend {
     isReady: () => s.ready(),
     health: () => s.health(),
     reload: () => s.reload(),
-    status: () => ({
-      now: s.clock.now(),
-      version: s.version,
-      ready: s.ready(),
-      mailboxes: mailboxViews(s.mailboxes(), s.history, s.firing()),
-      outbox: { pending: s.outboxPending() },
-      reload: s.reloadState(),
-    }),
+    status: () => {
+      const firing = s.firing();
+      return {
+        now: s.clock.now(),
+        version: s.version,
+        ready: s.ready(),
+        mailboxes: mailboxViews(s.mailboxes(), s.history, firing),
+        ...flowViews(s.flow(), firing),
+        outbox: { pending: s.outboxPending() },
+        reload: s.reloadState(),
+      };
+    },
     mailboxDetail(name) {
       const config = find(name);
       if (config === undefined) return undefined;

@@ -1,6 +1,7 @@
 import { humanDuration } from '../../config/duration.js';
 import { type Html, html } from '../../html.js';
 import type { MailboxView, StatusSnapshot } from '../status.js';
+import { renderFlowSection } from './flow-section.js';
 import { ago, cut, isoTime, millis } from './format.js';
 import { renderPage } from './layout.js';
 import {
@@ -142,7 +143,8 @@ ${rows.map((view) => row(view, now))}
 </tbody>
 </table>
 ${rows.length === 0 ? html`<p class="empty">No mailbox matches.</p>` : ''}
-${pager(query, page, pages)}`;
+${pager(query, page, pages)}
+${renderFlowSection(snapshot.loops, snapshot.watches, now)}`;
   return renderPage({
     title: `pop3-monitor: ${plural(snapshot.mailboxes.length, 'mailbox', 'mailboxes')}${down > 0 ? `, ${down} down` : ''}`,
     base: '',

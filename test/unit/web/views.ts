@@ -34,6 +34,8 @@ export function snapshot(
     version: '9.9.9',
     ready: true,
     mailboxes,
+    loops: [],
+    watches: [],
     outbox: { pending: 0 },
     reload: { ok: null, at: NOW - 3_600_000, error: null },
     ...fields,
