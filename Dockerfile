@@ -26,12 +26,13 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# --- build: compile TypeScript to dist/ -------------------------------------------------
+# --- build: type-check, then bundle the CLI into dist/ (scripts/build.mjs) -------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
 RUN npm run build
 
@@ -75,9 +76,12 @@ USER node
 VOLUME /var/lib/pop3-monitor
 EXPOSE 9469
 
-# Node itself, so the image needs no curl or wget. /healthz answers without auth.
+# `healthcheck` reads the config the daemon reads ($POP3_MONITOR_CONFIG) and asks /healthz
+# on its server.listen port (no curl or wget in the image; /healthz needs no credentials
+# and turns unhealthy when the scheduler stops making progress). If you start the daemon
+# with `run --listen HOST:PORT`, give the HEALTHCHECK the same: `healthcheck --listen ...`.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9469/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "/app/dist/cli.js", "healthcheck"]
 
 # exec form: node is PID 1's only process and gets SIGTERM for a graceful shutdown.
 ENTRYPOINT ["node", "/app/dist/cli.js"]

@@ -6,7 +6,6 @@
 //   node --import tsx bench/probe-latency.ts [--rounds 30] [--rtt 20] [--modes plain,implicit]
 //        [--cpu-probes 200] [--no-peers] [--no-cold] [--no-capability-cache] [--json FILE]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +18,7 @@ import { TlsSessionStore } from '../src/probe/tls-sessions.js';
 import { latencyVerdicts, renderLatency } from './lib/latency-report.js';
 import {
   CLI_SUBJECT,
+  CLI_SUBJECT_FULL,
   CLI_SUBJECT_NO_EXTRA_CA,
   type CpuRow,
   DEFAULT_LATENCY_OPTIONS,
@@ -59,42 +59,13 @@ import {
   runMeasured,
   startProxyChild,
 } from './lib/processes.js';
+import { calibrateRtt } from './lib/rtt.js';
 import { fmt, markdownTable, mean, median } from './lib/stats.js';
 
 export * from './lib/latency-report.js';
 export * from './lib/latency-types.js';
 
 // ---------------------------------------------------------------------------------
-
-/** Median RTT of 1-byte pings through the proxy to a local echo server. */
-async function calibrateRtt(rttMs: number, pings = 30): Promise<number> {
-  const echo = createServer((s) => {
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-  const address = echo.address();
-  const echoPort = typeof address === 'object' && address !== null ? address.port : 0;
-  const proxy = await startProxyChild(`127.0.0.1:${echoPort}`, rttMs);
-  const socket = netConnect({ host: proxy.host, port: proxy.port, noDelay: true });
-  await new Promise<void>((r, j) => {
-    socket.once('connect', () => r());
-    socket.once('error', j);
-  });
-  const times: number[] = [];
-  const once = () =>
-    new Promise<number>((resolve) => {
-      const t = performance.now();
-      socket.once('data', () => resolve(performance.now() - t));
-      socket.write('x');
-    });
-  await once(); // waits out the emulated handshake
-  for (let i = 0; i < pings; i++) times.push(await once());
-  socket.destroy();
-  await proxy.stop();
-  await new Promise<void>((r) => echo.close(() => r()));
-  return median(times);
-}
 
 function newSeries(
   subject: string,
@@ -130,11 +101,27 @@ function medianPhases(results: ProbeResult[]): Partial<Record<Phase, number>> {
   return out;
 }
 
-function cliConfigYaml(mode: Mode, port: number, caFile: string): string {
+/** The probe's own time from connect to the QUIT reply: the sum of its phases (no dns). */
+export function sessionOf(result: ProbeResult): number {
+  let ms = 0;
+  for (const [phase, seconds] of Object.entries(result.phases)) {
+    if (phase !== 'total' && phase !== 'dns' && seconds !== undefined) ms += seconds * 1000;
+  }
+  return ms;
+}
+
+function cliConfigYaml(
+  mode: Mode,
+  port: number,
+  caFile: string,
+  stateDir: string,
+  pipelining: boolean | 'full',
+): string {
   const tls = { plain: 'none', starttls: 'starttls', implicit: 'implicit' }[mode];
   return [
     'server:',
     '  listen: "127.0.0.1:0"',
+    `state_dir: ${stateDir}`,
     'mailboxes:',
     `  - name: bench-${mode}`,
     `    host: ${DOVECOT_HOST}`,
@@ -144,6 +131,7 @@ function cliConfigYaml(mode: Mode, port: number, caFile: string): string {
     `    password: $${'{'}BENCH_POP3_PASSWORD}`,
     `    tls: ${tls}`,
     `    tls_ca_file: ${caFile}`,
+    `    pipelining: ${pipelining}`,
     '',
   ].join('\n');
 }
@@ -262,49 +250,75 @@ export async function runProbeLatency(options: LatencyOptions): Promise<LatencyR
       }
 
       if (cli !== null) {
-        const configFile = join(tmp, `cli-${mode}.yaml`);
-        writeFileSync(configFile, cliConfigYaml(mode, proxy.port, DOVECOT_CA_FILE), {
-          mode: 0o600,
-        });
+        // Its own state_dir, as a user's (or the daemon's) would be: the capabilities the
+        // warm-up run learns are on disk for the measured runs (src/cli.ts).
+        const stateDir = join(tmp, `state-${mode}`);
+        mkdirSync(stateDir, { recursive: true });
+        const configFile = (pipelining: boolean | 'full') => {
+          const file = join(tmp, `cli-${mode}-${pipelining}.yaml`);
+          writeFileSync(
+            file,
+            cliConfigYaml(mode, proxy.port, DOVECOT_CA_FILE, stateDir, pipelining),
+            { mode: 0o600 },
+          );
+          return file;
+        };
+        const cliArgs = (pipelining: boolean | 'full' = true) => [
+          cli,
+          'probe',
+          '--config',
+          configFile(pipelining),
+          '--json',
+        ];
         // NODE_EXTRA_CA_CERTS (set on this machine to the whole system bundle) makes every
-        // Node process parse it at start (~80 ms): the plain mode also runs without it.
-        const variants: { subject: string; env: NodeJS.ProcessEnv }[] = [
-          { subject: CLI_SUBJECT, env: { ...process.env } },
+        // Node process parse it at start (~40-80 ms): the plain mode also runs without it,
+        // and with pipelining: full (the login and the transaction in one write).
+        const variants: { subject: string; env: NodeJS.ProcessEnv; args: string[] }[] = [
+          { subject: CLI_SUBJECT, env: { ...process.env }, args: cliArgs() },
         ];
         if (process.env.NODE_EXTRA_CA_CERTS && mode === 'plain') {
           const env = { ...process.env };
           delete env.NODE_EXTRA_CA_CERTS;
-          variants.push({ subject: CLI_SUBJECT_NO_EXTRA_CA, env });
+          variants.push({ subject: CLI_SUBJECT_NO_EXTRA_CA, env, args: cliArgs() });
         }
+        if (mode === 'plain')
+          variants.push({
+            subject: CLI_SUBJECT_FULL,
+            env: { ...process.env },
+            args: cliArgs('full'),
+          });
+        const cliEnv = (env: NodeJS.ProcessEnv) => ({
+          ...env,
+          BENCH_POP3_PASSWORD: BENCH_USER.password,
+          POP3_MONITOR_LOG_LEVEL: 'warn',
+        });
+        // Warm-up: fills the capability cache in state_dir (and the page cache). Not recorded.
+        await runMeasured(process.execPath, cliArgs(), cliEnv(process.env));
         for (const variant of variants) {
           const s = newSeries(variant.subject, mode, 'cold', 'proxy');
           s.note = 'node dist/cli.js probe --json';
+          s.capaSkipped = 0;
+          s.sessionMs = [];
           subjects.push({
             series: s,
             async run() {
-              const r = await runMeasured(
-                process.execPath,
-                [cli, 'probe', '--config', configFile, '--json'],
-                {
-                  ...variant.env,
-                  BENCH_POP3_PASSWORD: BENCH_USER.password,
-                  POP3_MONITOR_LOG_LEVEL: 'warn',
-                },
-              );
+              const r = await runMeasured(process.execPath, variant.args, cliEnv(variant.env));
               s.n += 1;
-              let ok = false;
+              let result: ProbeResult | undefined;
               try {
-                ok = r.exit === 0 && (JSON.parse(r.stdout) as ProbeResult[])[0]?.success === true;
+                result = (JSON.parse(r.stdout) as ProbeResult[])[0];
               } catch {
-                ok = false;
+                result = undefined;
               }
-              if (!ok) {
+              if (r.exit !== 0 || result?.success !== true) {
                 fail(s, `exit ${r.exit}`);
                 return;
               }
               s.ok += 1;
               s.wallMs.push(r.wallMs);
               s.cpuMs.push(r.cpuMs);
+              s.sessionMs?.push(sessionOf(result));
+              if (result.phases.capa === undefined) s.capaSkipped = (s.capaSkipped ?? 0) + 1;
             },
           });
         }
@@ -312,6 +326,7 @@ export async function runProbeLatency(options: LatencyOptions): Promise<LatencyR
 
       if (options.peers) {
         const s = newSeries('poplib (Python)', mode, 'cold', 'proxy');
+        s.sessionMs = [];
         subjects.push({
           series: s,
           async run() {
@@ -324,6 +339,11 @@ export async function runProbeLatency(options: LatencyOptions): Promise<LatencyR
             s.ok += 1;
             s.wallMs.push(r.wallMs);
             s.cpuMs.push(r.cpuMs);
+            // The script's own timing of the session, after the interpreter started.
+            const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+            s.sessionMs?.push(
+              ((JSON.parse(line ?? '{}') as { wall_s?: number }).wall_s ?? Number.NaN) * 1000,
+            );
           },
         });
         if (checkPopAvailable() && mode !== 'starttls') {

@@ -1,269 +1,164 @@
-// The daemon's hot loop at scale: N mailboxes on a `*/60 * * * * *` schedule, composed
-// as the daemon composes it (Scheduler → probeMailbox → createMetrics().recordProbe, and
-// /metrics served by startHttpServer and scraped every 15 s), on the real system clock,
-// against a fleet of fake POP3 servers running in a child process.
+// The daemon at scale, measured as users run it: `pop3-monitor run` (built from this
+// source) polls N mailboxes on `*/60 * * * * *` against a fleet of fake POP3 servers in
+// another process, while this process scrapes its /metrics every 15 s as Prometheus does
+// (gzip, new connection) and polls /healthz every 100 ms as a kubelet does.
 //
 //   node --import tsx bench/scale.ts --mailboxes 10000 [--duration 160] [--hosts 8]
-//        [--tls none|implicit] [--json FILE]
+//        [--tls none|implicit] [--scrape-every 15] [--json FILE]
 //
-// Measures probes/s, schedule lag (planned fire time → probe start), RSS, event-loop
-// delay, CPU per probe, and /metrics render time and size.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Measures: slots started against slots due, schedule lag (planned fire time → probe
+// start, from the daemon's debug log), RSS (VmRSS / VmHWM), CPU, /metrics render and
+// transfer time and size, /healthz latency (worst, and worst while /metrics renders),
+// and the series per mailbox and per server counted in a real scrape.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { type Clock, systemClock } from '../src/clock.js';
-import type { MailboxConfig } from '../src/config/schema.js';
-import { createMetrics } from '../src/metrics/metrics.js';
-import { startHttpServer } from '../src/metrics/server.js';
-import { CapabilityCache } from '../src/probe/capability-cache.js';
-import { type ProbeDeps, probeMailbox } from '../src/probe/probe.js';
-import type { ProbeResult } from '../src/probe/result.js';
-import { TlsSessionStore } from '../src/probe/tls-sessions.js';
-import { Scheduler } from '../src/schedule/scheduler.js';
-import { FLEET_CA_PEM, FLEET_PASSWORD, FLEET_SERVERNAME, fleetUser } from './fleet.js';
+import { FLEET_PASSWORD, FLEET_SERVERNAME, fleetUser } from './fleet.js';
+import { type LogLine, startDaemon } from './lib/daemon-process.js';
 import { machineInfo } from './lib/machine.js';
-import { mailboxConfig } from './lib/mailboxes.js';
 import { runMain } from './lib/main.js';
 import { REPO_DIR, startFleetChild } from './lib/processes.js';
+import {
+  DEFAULT_SCALE_OPTIONS,
+  renderScale,
+  type ScaleOptions,
+  type ScaleReport,
+  type Scrape,
+  scaleVerdicts,
+} from './lib/scale-report.js';
 import { plannedSlot, SCHEDULE, slotsDue, startupTick } from './lib/schedule-plan.js';
-import { fmt, markdownTable, mean, quantile, verdictAtMost, verdictBelow } from './lib/stats.js';
+import { countSeries, sampleValue, startHealthPoller, timedGet } from './lib/scrape.js';
+import { fmt, markdownTable, maxOf, quantile } from './lib/stats.js';
 
-export interface ScaleOptions {
-  mailboxes: number;
-  /** Seconds of schedule; the steady-state window is everything after `warmupS`. */
-  durationS: number;
-  /** Start-up probes and the first slots settle in this time; not in the steady stats. */
-  warmupS: number;
-  hosts: number;
-  tls: 'none' | 'implicit';
-  /** config.scheduler defaults. */
-  maxConcurrent: number;
-  maxPerHost: number;
-  /** Seconds between /metrics scrapes during the run; 0: none until the one at the end. */
-  scrapeEveryS: number;
-  log?: (line: string) => void;
+export * from './lib/scale-report.js';
+
+function mailboxName(i: number): string {
+  return `mbx-${String(i).padStart(5, '0')}`;
 }
 
-export const DEFAULT_SCALE_OPTIONS: Omit<ScaleOptions, 'mailboxes'> = {
-  durationS: 160,
-  warmupS: 40,
-  hosts: 8,
-  tls: 'none',
-  maxConcurrent: 64,
-  maxPerHost: 4,
-  scrapeEveryS: 15,
-};
-
-export interface Scrape {
-  atS: number;
-  httpMs: number;
-  renderMs: number;
-  bytes: number;
-  lines: number;
-}
-
-/** Sample lines per metric family (histogram _bucket/_sum/_count folded in), largest first. */
-export function familyLines(body: string, top = 6): Record<string, number> {
-  const counts = new Map<string, number>();
-  for (const line of body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const end = line.search(/[{ ]/);
-    const name = (end === -1 ? line : line.slice(0, end)).replace(/_(bucket|sum|count)$/, '');
-    counts.set(name, (counts.get(name) ?? 0) + 1);
-  }
-  return Object.fromEntries([...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, top));
-}
-
-/** Math.max without spreading a huge array onto the stack; NaN when empty. */
-function maxOf(values: readonly number[]): number {
-  let max = Number.NaN;
-  for (const v of values) if (!(v <= max)) max = v;
-  return max;
-}
-
-export interface ScaleReport {
-  options: ScaleOptions;
-  startedAt: string;
-  machine: ReturnType<typeof machineInfo>;
-  /** 1-minute load average when the run started (machine.loadAvg1 is at its end). */
-  loadAvgStart: number;
-  steadyWindowS: number;
-  /** Regular-slot probes planned in the steady window that started (before the end). */
-  steadyProbes: number;
-  /** Regular slots the scheduler should have fired in the steady window. */
-  slotsDue: number;
-  probesPerSecond: number;
-  targetPerSecond: number;
-  failures: number;
-  failureReasons: Record<string, number>;
-  skips: number;
-  lagMs: { p50: number; p99: number; max: number; samples: number };
-  startupLagMs: {
-    p50: number;
-    p99: number;
-    max: number;
-    samples: number;
-    roundCompleteS: number | null;
+/** The config file the daemon runs: the fleet's mailboxes, the defaults otherwise. */
+function writeConfig(
+  dir: string,
+  options: ScaleOptions,
+  servers: { host: string; port: number }[],
+) {
+  const tls =
+    options.tls === 'none'
+      ? { tls: 'none' }
+      : {
+          tls: 'implicit',
+          tls_ca_file: join(REPO_DIR, 'test/fixtures/tls/ca.pem'),
+          tls_servername: FLEET_SERVERNAME,
+        };
+  const config = {
+    server: { listen: '127.0.0.1:0' },
+    state_dir: join(dir, 'state'),
+    scheduler: {
+      max_concurrent_probes: options.maxConcurrent,
+      max_concurrent_per_host: options.maxPerHost,
+    },
+    defaults: { schedule: SCHEDULE, password: FLEET_PASSWORD, ...tls },
+    mailboxes: Array.from({ length: options.mailboxes }, (_, i) => {
+      const server = servers[i % servers.length] as { host: string; port: number };
+      return { name: mailboxName(i), host: server.host, port: server.port, username: fleetUser(i) };
+    }),
   };
-  rssMb: { max: number; end: number; steadyMax: number };
-  heapUsedMbEnd: number;
-  eventLoopDelayMs: { p50: number; p99: number; max: number };
-  /** Our process over the steady window. */
-  cpu: { coresUsed: number; msPerProbe: number };
-  fleetCpuCores: number;
-  probeWallMs: { p50: number; p99: number };
-  scrapes: Scrape[];
-  /** Sample lines per family in the last scrape. */
-  families: Record<string, number>;
-  durationS: number;
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, JSON.stringify(config)); // JSON is YAML
+  return file;
+}
+
+interface Probe {
+  mailbox: string;
+  /** ms since the epoch. */
+  startedAt: number;
+  wallMs: number;
+  failed: string | null;
 }
 
 export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const startedAt = new Date().toISOString();
+  const startedAtIso = new Date().toISOString();
   const loadAvgStart = machineInfo().loadAvg1;
   const t0 = performance.now();
   log(
     `scale: ${options.mailboxes} mailboxes, ${options.hosts} hosts, tls ${options.tls}, ${options.durationS} s`,
   );
+  const dir = mkdtempSync(join(tmpdir(), 'pop3-bench-scale-'));
   const fleet = await startFleetChild({
     hosts: options.hosts,
     users: options.mailboxes,
     tls: options.tls,
   });
-  const caPem = FLEET_CA_PEM;
-  const mailboxes: MailboxConfig[] = Array.from({ length: options.mailboxes }, (_, i) => {
-    const server = fleet.servers[i % fleet.servers.length] as { host: string; port: number };
-    const mailbox = mailboxConfig({
-      name: `mbx-${String(i).padStart(5, '0')}`,
-      host: server.host,
-      port: server.port,
-      mode: options.tls === 'none' ? 'plain' : 'implicit',
-      username: fleetUser(i),
-      password: FLEET_PASSWORD,
-      caPem: options.tls === 'none' ? undefined : caPem,
-      schedule: SCHEDULE,
-    });
-    mailbox.tls_servername = options.tls === 'none' ? undefined : FLEET_SERVERNAME;
-    return mailbox;
-  });
-
-  // What the daemon keeps between probes: capabilities and TLS session tickets.
-  const deps: ProbeDeps = {
-    capabilityCache: new CapabilityCache(),
-    tlsSessions: new TlsSessionStore(),
-  };
-  const metrics = createMetrics({ version: 'bench' });
-  metrics.setMailboxes(mailboxes);
-
-  const seen = new Set<string>();
-  /** Regular-slot probes: when planned, and the lag of their start. */
-  const lags: { planned: number; lag: number }[] = [];
-  const startupLags: number[] = [];
-  const probeWalls: { at: number; ms: number }[] = [];
-  let failures = 0;
-  const failureReasons: Record<string, number> = {};
-  let skips = 0;
-  let steadyStart = Number.POSITIVE_INFINITY;
+  const probes: Probe[] = [];
   let roundCompleteAt: number | null = null;
-
-  // The scheduler reads now() first thing in start(): that is the base of the start-up times.
-  let startNow = 0;
-  let capture = false;
-  const clock: Clock = {
-    now: () => {
-      const now = systemClock.now();
-      if (capture) {
-        startNow = now;
-        capture = false;
-      }
-      return now;
-    },
-    setTimeout: systemClock.setTimeout,
-    clearTimeout: systemClock.clearTimeout,
+  const onLog = (line: LogLine) => {
+    if (line.event === 'probe_result') {
+      const r = line.result as {
+        mailbox: string;
+        started_at: number;
+        success: boolean;
+        phases: { total?: number };
+        error: { code: string } | null;
+      };
+      probes.push({
+        mailbox: r.mailbox,
+        startedAt: r.started_at * 1000,
+        wallMs: (r.phases.total ?? Number.NaN) * 1000,
+        failed: r.success ? null : (r.error?.code ?? 'unknown'),
+      });
+    } else if (line.event === 'first_round_complete') roundCompleteAt = Date.parse(line.time);
   };
-
-  const scheduler = new Scheduler<MailboxConfig>({
-    clock,
-    maxConcurrent: options.maxConcurrent,
-    maxPerHost: options.maxPerHost,
-    probe: (mailbox) => {
-      const now = Date.now();
-      if (seen.has(mailbox.name)) {
-        const planned = plannedSlot(mailbox.name, now);
-        lags.push({ planned, lag: now - planned });
-      } else {
-        seen.add(mailbox.name);
-        startupLags.push(now - startupTick(mailbox.name, startNow));
-      }
-      return probeMailbox(mailbox, deps);
-    },
-    onResult: (result: ProbeResult) => {
-      metrics.recordProbe(result);
-      probeWalls.push({ at: Date.now(), ms: (result.phases.total ?? 0) * 1000 });
-      if (!result.success) {
-        failures += 1;
-        const reason = result.error?.code ?? 'unknown';
-        failureReasons[reason] = (failureReasons[reason] ?? 0) + 1;
-      }
-    },
-    onSkip: (mailbox, reason) => {
-      skips += 1;
-      metrics.recordSkip(mailbox.name, reason);
-    },
-    onRoundComplete: () => {
-      roundCompleteAt = Date.now();
-    },
-  });
-  scheduler.setMailboxes(mailboxes);
-
-  // /metrics as Prometheus reads it: the daemon's HTTP server, render timed inside.
-  let lastRenderMs = 0;
-  const http = await startHttpServer({
-    listen: '127.0.0.1:0',
-    render: async () => {
-      const r0 = performance.now();
-      const out = await metrics.render();
-      lastRenderMs = performance.now() - r0;
-      return out;
-    },
-    isReady: () => roundCompleteAt !== null,
-    reload: async () => ({ ok: true }),
-  });
-  const scrapes: Scrape[] = [];
-  let families: Record<string, number> = {};
-  const scrape = async () => {
-    const s0 = performance.now();
-    const res = await fetch(`http://127.0.0.1:${http.address.port}/metrics`);
-    const body = await res.text();
-    const httpMs = performance.now() - s0;
-    scrapes.push({
-      atS: (performance.now() - t0) / 1000,
-      httpMs,
-      renderMs: lastRenderMs,
-      bytes: Buffer.byteLength(body),
-      lines: body.split('\n').length,
-    });
-    families = familyLines(body);
+  // V8's own account of its garbage collections (--trace-gc): the longest pauses, to tell
+  // a collection from a busy machine when /healthz or the lag has an outlier.
+  const gcPauses: { at: number; ms: number; kind: string }[] = [];
+  const onText = (line: string) => {
+    const m =
+      /\s(Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Sweep)\S*\s.*?MB, ([\d.]+) \/ ([\d.]+) ms/.exec(
+        line,
+      );
+    if (m) gcPauses.push({ at: Date.now(), ms: Number(m[2]), kind: m[1] as string });
   };
-
-  const rss: { at: number; mb: number }[] = [];
-  const elDelay = monitorEventLoopDelay({ resolution: 10 });
-  let cpuAtSteady = process.cpuUsage();
-  let fleetCpuAtSteady = 0;
-  let wallAtSteady = performance.now();
-
-  capture = true;
-  scheduler.start();
-  const runStart = Date.now();
+  const daemon = await startDaemon({
+    configFile: writeConfig(dir, options, fleet.servers),
+    // debug: one probe_result line per probe, with its start time.
+    env: { POP3_MONITOR_LOG_LEVEL: 'debug', POP3_MONITOR_LOG_FORMAT: 'json' },
+    nodeArgs: ['--trace-gc'],
+    onLog,
+    onText,
+  });
+  const runStart = daemon.startedAt;
   const warmupEnd = runStart + options.warmupS * 1000;
   const runEnd = runStart + options.durationS * 1000;
-
-  const rssTimer = setInterval(
-    () => rss.push({ at: Date.now(), mb: process.memoryUsage().rss / 2 ** 20 }),
-    1000,
+  log(
+    `scale: daemon pid ${daemon.pid} on ${daemon.address}, started in ${fmt((performance.now() - t0) / 1000, 1)} s`,
   );
+
+  const rss: { at: number; mb: number }[] = [];
+  const rssTimer = setInterval(() => rss.push({ at: Date.now(), mb: daemon.memory().rssMb }), 1000);
+  const health = await startHealthPoller(daemon.address, 100);
+  const scrapes: Scrape[] = [];
+  // The bodies are read once the run is over: decompressing and parsing 12 MB here, while
+  // the daemon is measured, would only take the CPU from it.
+  const bodies: (() => string)[] = [];
+  const scrape = async (gzip = true) => {
+    const at = Date.now();
+    const r = await timedGet(daemon.address, '/metrics', { gzip, timeoutMs: 60_000 });
+    if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
+    scrapes.push({
+      at,
+      atS: (at - runStart) / 1000,
+      ms: r.ms,
+      gzip,
+      wireBytes: r.wireBytes,
+      bytes: 0,
+      lines: 0,
+      eventLoopMaxMs: Number.NaN,
+    });
+    bodies.push(r.text);
+  };
   let scrapeBusy = false;
   const scrapeTimer =
     options.scrapeEveryS > 0
@@ -277,237 +172,202 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
             });
         }, options.scrapeEveryS * 1000)
       : null;
-  // Bounded whatever happens: a run that overstays by two minutes ends the process.
-  const watchdog = setTimeout(
-    () => {
-      log(`scale: still running ${options.durationS + 120} s after start; giving up`);
-      process.exit(3);
-    },
-    (options.durationS + 120) * 1000,
-  );
-  watchdog.unref();
   const progress = setInterval(() => {
-    const last = rss.at(-1)?.mb ?? 0;
     log(
-      `scale: t=${Math.round((Date.now() - runStart) / 1000)} s probes=${startupLags.length + lags.length} failures=${failures} ` +
-        `inflight=${scheduler.inFlight} queued=${scheduler.queued} rss=${fmt(last, 0)} MB`,
+      `scale: t=${Math.round((Date.now() - runStart) / 1000)} s probes=${probes.length} ` +
+        `rss=${fmt(rss.at(-1)?.mb, 0)} MB scrapes=${scrapes.length}`,
     );
   }, 20_000);
-
-  await new Promise<void>((resolve) =>
-    setTimeout(
-      async () => {
-        steadyStart = Date.now();
-        cpuAtSteady = process.cpuUsage();
-        fleetCpuAtSteady = (await fleet.stats()).cpuMs;
-        wallAtSteady = performance.now();
-        elDelay.enable();
-        resolve();
-      },
-      Math.max(0, warmupEnd - Date.now()),
-    ),
+  // Bounded whatever happens: a run that overstays by three minutes ends the process.
+  const watchdog = setTimeout(
+    () => {
+      log(`scale: still running ${options.durationS + 180} s after start; giving up`);
+      process.exit(3);
+    },
+    (options.durationS + 180) * 1000,
   );
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, runEnd - Date.now())));
+  watchdog.unref();
+
+  const sleepUntil = (at: number) =>
+    new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+  await sleepUntil(warmupEnd);
+  const steadyStart = Date.now();
+  const cpuAtSteady = daemon.cpuMs();
+  const fleetCpuAtSteady = (await fleet.stats()).cpuMs;
+  const wallAtSteady = performance.now();
+  await sleepUntil(runEnd);
   const steadyEnd = Date.now();
-  const cpuUsed = process.cpuUsage(cpuAtSteady);
-  const fleetCpuEnd = (await fleet.stats()).cpuMs;
+  const cpuUsedMs = daemon.cpuMs() - cpuAtSteady;
+  const fleetCpuMs = (await fleet.stats()).cpuMs - fleetCpuAtSteady;
   const wallSteadyMs = performance.now() - wallAtSteady;
-  elDelay.disable();
-  clearInterval(rssTimer);
-  if (scrapeTimer !== null) clearInterval(scrapeTimer);
   clearInterval(progress);
-  await scrape(); // one at the end, with every mailbox's series present
-  await scheduler.stop();
-  await http.close();
+  if (scrapeTimer !== null) clearInterval(scrapeTimer);
+  while (scrapeBusy) await new Promise((r) => setTimeout(r, 50));
+  // One at the end with every mailbox's series present, and one uncompressed for its size.
+  await scrape(true);
+  await scrape(false);
+  const memory = daemon.memory();
+  // Last, a reload of the same config (SIGHUP or POST /-/reload, as a ConfigMap update
+  // does): what it costs in memory sizes the Kubernetes limit; outside every figure above.
+  const reloadAt = Date.now();
+  const reload = await timedGet(daemon.address, '/-/reload', {
+    method: 'POST',
+    timeoutMs: 120_000,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const afterReload = daemon.memory();
+  const { polls: healthPolls, idleLoopMaxMs, idleLoopP99Ms } = await health.stop();
+  clearInterval(rssTimer);
+  const exit = await daemon.stop();
   await fleet.stop();
   clearTimeout(watchdog);
+  rmSync(dir, { recursive: true, force: true });
 
-  // Slots due in the steady window against the probes that started for them.
-  const steadyLags = lags
-    .filter((l) => l.planned >= steadyStart && l.planned < steadyEnd)
-    .map((l) => l.lag);
-  const steadyProbes = steadyLags.length;
-  let slotsDueInWindow = 0;
-  for (const mailbox of mailboxes) {
-    slotsDueInWindow += slotsDue(mailbox.name, startNow, steadyStart, steadyEnd);
+  // Regular slots: the lag of each probe from the slot it was planned for.
+  const firsts = new Set<string>();
+  const startupLags: number[] = [];
+  const steadyLags: number[] = [];
+  const gaps = new Map<string, number[]>();
+  const lastStart = new Map<string, number>();
+  for (const p of [...probes].sort((a, b) => a.startedAt - b.startedAt)) {
+    if (!firsts.has(p.mailbox)) {
+      firsts.add(p.mailbox);
+      startupLags.push(p.startedAt - startupTick(p.mailbox, runStart));
+    } else {
+      const planned = plannedSlot(p.mailbox, p.startedAt);
+      if (planned >= steadyStart && planned < steadyEnd) steadyLags.push(p.startedAt - planned);
+      // Between two regular probes (the start-up one is off the minute grid by design).
+      const prev = lastStart.get(p.mailbox);
+      if (prev !== undefined && p.startedAt >= steadyStart) {
+        const list = gaps.get(p.mailbox) ?? [];
+        list.push(p.startedAt - prev);
+        gaps.set(p.mailbox, list);
+      }
+      lastStart.set(p.mailbox, p.startedAt);
+    }
   }
+  let due = 0;
+  for (let i = 0; i < options.mailboxes; i++)
+    due += slotsDue(mailboxName(i), runStart, steadyStart, steadyEnd);
+  const steady = probes.filter((p) => p.startedAt >= steadyStart && p.startedAt < steadyEnd);
+  const failureReasons: Record<string, number> = {};
+  for (const p of steady)
+    if (p.failed) failureReasons[p.failed] = (failureReasons[p.failed] ?? 0) + 1;
+  const allGaps = [...gaps.values()].flat();
   const steadyS = (steadyEnd - steadyStart) / 1000;
-  const steadyRss = rss.filter((r) => r.at >= steadyStart).map((r) => r.mb);
-  const walls = probeWalls.filter((p) => p.at >= steadyStart).map((p) => p.ms);
-  const q = (v: number[], p: number) => quantile(v, p);
-  const rc = roundCompleteAt as number | null;
+  // /healthz: every poll after start-up, and those sent while a /metrics request was open.
+  const polls = healthPolls.filter((p) => p.at >= warmupEnd && p.at < reloadAt);
+  const reloadPolls = healthPolls.filter((p) => p.at >= reloadAt && p.at <= reloadAt + reload.ms);
+  let lastBody = '';
+  scrapes.forEach((s, i) => {
+    const body = bodies[i]?.() ?? '';
+    s.bytes = Buffer.byteLength(body);
+    s.lines = body.split('\n').length;
+    s.eventLoopMaxMs = sampleValue(body, 'nodejs_eventloop_lag_max_seconds') * 1000;
+    lastBody = body;
+  });
+  const duringScrape = polls.filter((p) =>
+    scrapes.some((s) => p.at + p.ms >= s.at && p.at <= s.at + s.ms),
+  );
+  const series = countSeries(lastBody);
+  const steadyGc = gcPauses.filter((g) => g.at >= steadyStart && g.at < steadyEnd);
+  const worst = [...polls].sort((a, b) => b.ms - a.ms).slice(0, 5);
   return {
     options: { ...options, log: undefined },
-    startedAt,
+    startedAt: startedAtIso,
     machine: machineInfo(),
     loadAvgStart,
     steadyWindowS: steadyS,
-    steadyProbes,
-    slotsDue: slotsDueInWindow,
-    probesPerSecond: steadyProbes / steadyS,
+    steadyProbes: steadyLags.length,
+    slotsDue: due,
+    probesPerSecond: steady.length / steadyS,
     targetPerSecond: options.mailboxes / 60,
-    failures,
+    failures: steady.filter((p) => p.failed !== null).length,
     failureReasons,
-    skips,
+    skips: sampleSum(lastBody, 'pop3_probe_skipped_total'),
     lagMs: {
-      p50: q(steadyLags, 0.5),
-      p99: q(steadyLags, 0.99),
+      p50: quantile(steadyLags, 0.5),
+      p99: quantile(steadyLags, 0.99),
       max: maxOf(steadyLags),
       samples: steadyLags.length,
     },
+    gapMs: { min: -maxOf(allGaps.map((g) => -g)), max: maxOf(allGaps) },
     startupLagMs: {
-      p50: q(startupLags, 0.5),
-      p99: q(startupLags, 0.99),
+      p50: quantile(startupLags, 0.5),
+      p99: quantile(startupLags, 0.99),
       max: maxOf(startupLags),
       samples: startupLags.length,
-      roundCompleteS: rc === null ? null : (rc - runStart) / 1000,
+      roundCompleteS: roundCompleteAt === null ? null : (roundCompleteAt - runStart) / 1000,
+    },
+    reload: {
+      ok: reload.status === 200,
+      ms: reload.ms,
+      peakMb: Math.max(afterReload.peakMb, maxOf(rss.map((r) => r.mb))),
+      worstHealthMs: maxOf(reloadPolls.map((p) => p.ms)),
     },
     rssMb: {
+      // VmHWM is updated lazily by the kernel: the sampled VmRSS can be higher.
+      peak: Math.max(memory.peakMb, maxOf(rss.filter((r) => r.at < reloadAt).map((r) => r.mb))),
       max: maxOf(rss.map((r) => r.mb)),
-      end: rss.at(-1)?.mb ?? Number.NaN,
-      steadyMax: maxOf(steadyRss),
-    },
-    heapUsedMbEnd: process.memoryUsage().heapUsed / 2 ** 20,
-    eventLoopDelayMs: {
-      p50: elDelay.percentile(50) / 1e6,
-      p99: elDelay.percentile(99) / 1e6,
-      max: elDelay.max / 1e6,
+      steadyMax: maxOf(rss.filter((r) => r.at >= steadyStart && r.at < reloadAt).map((r) => r.mb)),
+      end: memory.rssMb,
     },
     cpu: {
-      coresUsed: (cpuUsed.user + cpuUsed.system) / 1000 / wallSteadyMs,
-      msPerProbe: (cpuUsed.user + cpuUsed.system) / 1000 / Math.max(1, steadyProbes),
+      coresUsed: cpuUsedMs / wallSteadyMs,
+      msPerProbe: cpuUsedMs / Math.max(1, steady.length),
     },
-    fleetCpuCores: (fleetCpuEnd - fleetCpuAtSteady) / wallSteadyMs,
-    probeWallMs: { p50: q(walls, 0.5), p99: q(walls, 0.99) },
+    fleetCpuCores: fleetCpuMs / wallSteadyMs,
+    probeWallMs: {
+      p50: quantile(
+        steady.map((p) => p.wallMs),
+        0.5,
+      ),
+      p99: quantile(
+        steady.map((p) => p.wallMs),
+        0.99,
+      ),
+    },
     scrapes,
-    families,
+    health: {
+      polls: polls.length,
+      failed: polls.filter((p) => !p.ok).length,
+      p99Ms: quantile(
+        polls.map((p) => p.ms),
+        0.99,
+      ),
+      worstMs: maxOf(polls.map((p) => p.ms)),
+      duringScrape: duringScrape.length,
+      worstDuringScrapeMs: maxOf(duringScrape.map((p) => p.ms)),
+      over100: polls.filter((p) => p.ms > 100).length,
+      idleLoopMaxMs,
+      idleLoopP99Ms,
+      worstPolls: worst.map((p) => ({
+        atS: (p.at - runStart) / 1000,
+        ms: p.ms,
+        duringScrape: duringScrape.includes(p),
+        gcMs: maxOf(
+          gcPauses.filter((g) => g.at >= p.at && g.at <= p.at + p.ms + 50).map((g) => g.ms),
+        ),
+      })),
+    },
+    gc: {
+      collections: steadyGc.length,
+      maxPauseMs: maxOf(steadyGc.map((g) => g.ms)),
+      maxMarkCompactMs: maxOf(steadyGc.filter((g) => g.kind !== 'Scavenge').map((g) => g.ms)),
+      totalPauseMs: steadyGc.reduce((sum, g) => sum + g.ms, 0),
+    },
+    series,
+    daemonExit: exit,
     durationS: (performance.now() - t0) / 1000,
   };
 }
 
-// --------------------------------------------------------------------------- report
-
-export function scaleVerdicts(
-  r: ScaleReport,
-): { target: string; measured: string; verdict: string }[] {
-  const n = r.options.mailboxes.toLocaleString('en-US');
-  const label = `${n} mailboxes/min, tls ${r.options.tls}`;
-  const steadyScrapes = r.scrapes.map((s) => s.httpMs);
-  const worstScrape = maxOf(steadyScrapes);
-  const rate = r.probesPerSecond * 60;
-  return [
-    {
-      target: `${label}: every mailbox probed once a minute`,
-      measured: `${r.steadyProbes} of ${r.slotsDue} slots due started (${fmt(rate, 0)}/min), ${r.failures} failed${describeFailures(r)}`,
-      verdict:
-        r.steadyProbes >= r.slotsDue * 0.99 && r.failures === 0
-          ? 'met'
-          : `**missed**: ${r.slotsDue - r.steadyProbes} slots not started in the window, ${r.failures} probes failed`,
-    },
-    {
-      target: `${label}: schedule lag p99 < 1 s`,
-      measured: `${fmt(r.lagMs.p99, 0)} ms`,
-      verdict: verdictBelow(r.lagMs.p99, 1000, ' ms', 0),
-    },
-    {
-      target: `${label}: RSS < 300 MB`,
-      measured: `${fmt(r.rssMb.max, 0)} MB max`,
-      verdict: verdictBelow(r.rssMb.max, 300, ' MB', 0),
-    },
-    {
-      target: `${label}: /metrics < 250 ms`,
-      measured: `${fmt(worstScrape, 0)} ms worst of ${r.scrapes.length} scrapes`,
-      verdict: verdictAtMost(worstScrape, 250, ' ms', 0),
-    },
-  ];
-}
-
-function describeFailures(r: ScaleReport): string {
-  const entries = Object.entries(r.failureReasons);
-  return entries.length === 0 ? '' : ` (${entries.map(([k, v]) => `${v} ${k}`).join(', ')})`;
-}
-
-function scrapesOf(r: ScaleReport): string {
-  return r.options.scrapeEveryS > 0 ? `every ${r.options.scrapeEveryS} s` : 'only at the end';
-}
-
-export function renderScale(reports: ScaleReport[]): string {
-  const rows = reports.map((r) => {
-    const scrapeMs = r.scrapes.map((s) => s.httpMs);
-    const renderMs = r.scrapes.map((s) => s.renderMs);
-    const last = r.scrapes.at(-1);
-    return [
-      r.options.mailboxes.toLocaleString('en-US'),
-      r.options.tls,
-      scrapesOf(r),
-      `${fmt(r.steadyWindowS, 0)} s`,
-      `${fmt(r.probesPerSecond, 1)} (target ${fmt(r.targetPerSecond, 1)})`,
-      `${r.steadyProbes} / ${r.slotsDue}`,
-      `${r.failures}${describeFailures(r)}${r.skips > 0 ? `, ${r.skips} skipped (overlap)` : ''}`,
-      `${fmt(r.lagMs.p50, 0)} / ${fmt(r.lagMs.p99, 0)} / ${fmt(r.lagMs.max, 0)}`,
-      `${fmt(r.probeWallMs.p50, 1)} / ${fmt(r.probeWallMs.p99, 1)}`,
-      `${fmt(r.rssMb.max, 0)} (end ${fmt(r.rssMb.end, 0)})`,
-      `${fmt(r.cpu.coresUsed, 2)} (${fmt(r.cpu.msPerProbe, 2)} ms/probe)`,
-      fmt(r.fleetCpuCores, 2),
-      `${fmt(r.eventLoopDelayMs.p99, 0)} / ${fmt(r.eventLoopDelayMs.max, 0)}`,
-      `${fmt(mean(scrapeMs), 0)} / ${fmt(maxOf(scrapeMs), 0)} (render ${fmt(maxOf(renderMs), 0)})`,
-      last
-        ? `${fmt(last.bytes / 2 ** 20, 1)} MiB, ${last.lines.toLocaleString('en-US')} lines`
-        : 'n/a',
-    ];
-  });
-  const startupRows = reports.map((r) => [
-    r.options.mailboxes.toLocaleString('en-US'),
-    r.options.tls,
-    scrapesOf(r),
-    `${fmt(r.startupLagMs.p50, 0)} / ${fmt(r.startupLagMs.p99, 0)} / ${fmt(r.startupLagMs.max, 0)}`,
-    r.startupLagMs.roundCompleteS === null
-      ? 'not complete'
-      : `${fmt(r.startupLagMs.roundCompleteS, 1)} s`,
-  ]);
-  const familyRows = reports.map((r) => [
-    r.options.mailboxes.toLocaleString('en-US'),
-    r.options.tls,
-    scrapesOf(r),
-    Object.entries(r.families)
-      .map(([name, lines]) => `${name} ${fmt(lines / r.options.mailboxes, 1)}`)
-      .join(', '),
-  ]);
-  return [
-    markdownTable(
-      [
-        'mailboxes',
-        'tls',
-        'scrapes',
-        'steady window',
-        'probes/s',
-        'slots started / due',
-        'failed',
-        'lag p50 / p99 / max (ms)',
-        'probe wall p50 / p99 (ms)',
-        'RSS max (MB)',
-        'our CPU (cores)',
-        'fleet CPU (cores)',
-        'event-loop delay p99 / max (ms)',
-        '/metrics mean / worst (ms)',
-        '/metrics size',
-      ],
-      rows,
-    ),
-    'Start-up round (every mailbox probed once within the first 10 s by design; not in the steady-state lag above):',
-    markdownTable(
-      [
-        'mailboxes',
-        'tls',
-        'scrapes',
-        'start-up lag p50 / p99 / max (ms)',
-        'first round complete after',
-      ],
-      startupRows,
-    ),
-    'Where the /metrics lines come from (last scrape; sample lines per mailbox, largest families):',
-    markdownTable(['mailboxes', 'tls', 'scrapes', 'family: lines per mailbox'], familyRows),
-  ].join('\n\n');
+/** The sum of every sample of a family in an exposition. */
+function sampleSum(body: string, name: string): number {
+  let sum = 0;
+  for (const m of body.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm')))
+    sum += Number(m[1]);
+  return sum;
 }
 
 async function cli(argv: string[]): Promise<void> {

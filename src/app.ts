@@ -2,26 +2,33 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAlertmanagerSender } from './alerts/alertmanager.js';
 import { createEmailSender } from './alerts/email.js';
-import { AlertEngine } from './alerts/engine.js';
+import { AlertEngine, type AlertedFlowTarget } from './alerts/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { Sender } from './alerts/sender.js';
 import { createAlertStateStore } from './alerts/state-store.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import { configWarnings } from './config/load.js';
 import { sameConfig } from './config/same-config.js';
-import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
+import type { AlertingConfig, Config, LoopConfig, MailboxConfig } from './config/schema.js';
+import { createFlowStateStore, createSeenStore } from './flow/flow-store.js';
+import { MailFlow } from './flow/mail-flow.js';
+import { ProbeHistory } from './history/history.js';
 import { createLogger, type Logger } from './log.js';
+import { createFlowMetrics } from './metrics/flow-metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { type HttpServer, startHttpServer } from './metrics/server.js';
 import { TokenSource } from './oauth/token-source.js';
 import { CapabilityCache } from './probe/capability-cache.js';
 import { ProbeGate } from './probe/gate.js';
 import { type ProbeDeps, probeMailbox } from './probe/probe.js';
 import type { ProbeResult } from './probe/result.js';
 import { TlsSessionStore } from './probe/tls-sessions.js';
-import { Scheduler } from './schedule/scheduler.js';
+import { DEFAULT_WATCHDOG_GRACE_MS, Scheduler } from './schedule/scheduler.js';
+import { expectedGapMs, ProgressWatchdog } from './schedule/watchdog.js';
 import type { Secret } from './secret.js';
 import { inShard, type Shard } from './shard.js';
+import { createWebBackend } from './web/backend.js';
+import { type HttpServer, startHttpServer } from './web/server.js';
+import type { ReloadState } from './web/status.js';
 
 export interface AppOptions {
   version: string;
@@ -31,8 +38,8 @@ export interface AppOptions {
   shard?: Shard;
   /** Reads the config again for SIGHUP and POST /-/reload; throws ConfigError when invalid. */
   reloadConfig?: () => Config;
-  /** Replaces probeMailbox (benchmarks); production leaves it unset. */
-  probe?: (mailbox: MailboxConfig, deps: ProbeDeps) => Promise<ProbeResult>;
+  /** Overrides config.server.listen (`run --listen`). */
+  listen?: string;
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
@@ -42,10 +49,6 @@ const OUTBOX_HANDOVER_MS = 15_000;
 
 /** How often the capability cache is written to the state directory. */
 const CACHE_SAVE_MS = 60_000;
-
-function labelNames(mailboxes: readonly MailboxConfig[]): string[] {
-  return [...new Set(mailboxes.flatMap((m) => Object.keys(m.labels)))].sort();
-}
 
 /**
  * What the outbox's senders are built from. Compared with sameConfig, which compares
@@ -63,6 +66,30 @@ function notifierSettings(alerting: AlertingConfig): unknown[] {
   ];
 }
 
+/** The loops whose mailbox this instance probes (a loop follows its mailbox's shard). */
+function loopsOf(config: Config, mailboxes: readonly MailboxConfig[]): LoopConfig[] {
+  const names = new Set(mailboxes.map((m) => m.name));
+  return config.loops.filter((l) => names.has(l.mailbox));
+}
+
+/** The loops and watches the alert rules are evaluated for, with their mailbox's labels. */
+function flowTargets(
+  loops: readonly LoopConfig[],
+  mailboxes: readonly MailboxConfig[],
+): AlertedFlowTarget[] {
+  const labels = new Map(mailboxes.map((m) => [m.name, m.labels]));
+  return [
+    ...loops.map((l) => ({
+      mailbox: l.mailbox,
+      loop: l.name,
+      labels: labels.get(l.mailbox) ?? {},
+    })),
+    ...mailboxes.flatMap((m) =>
+      m.expect.map((e) => ({ mailbox: m.name, expect: e.name, labels: m.labels })),
+    ),
+  ];
+}
+
 /** Every secret of a config, for scrubbing server replies (a server may quote any of them). */
 function configSecrets(config: Config): Secret[] {
   const all = [
@@ -71,6 +98,7 @@ function configSecrets(config: Config): Secret[] {
       m.oauth2?.client_secret,
       m.oauth2?.refresh_token,
     ]),
+    ...config.loops.flatMap((l) => [l.smtp.password, l.hmac_key]),
     config.alerting.smtp?.password,
     config.server.basic_auth?.password,
     config.server.bearer_token,
@@ -84,6 +112,8 @@ function configSecrets(config: Config): Secret[] {
  */
 export class App {
   #config: Config;
+  /** Every secret of the config, kept until a reload (probes mask server text with them). */
+  #secrets: Secret[];
   readonly #options: AppOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -94,6 +124,7 @@ export class App {
   readonly #tokens: TokenSource;
   readonly #scheduler: Scheduler;
   readonly #engine: AlertEngine;
+  readonly #flow: MailFlow;
   #outbox: Outbox;
   #senders: Sender[] = [];
   #http: HttpServer | null = null;
@@ -103,19 +134,27 @@ export class App {
   #reloading: Promise<void> = Promise.resolve();
   #starting: Promise<void> | null = null;
   #saveTimer: TimerHandle | null = null;
-  /** Last known state per mailbox, to log up/down changes once. */
-  readonly #status = new Map<string, string>();
+  /** The last probes of every mailbox, with transcripts: what the status pages show. */
+  readonly history = new ProbeHistory();
+  /** Whether the scheduler makes progress, for /healthz. */
+  readonly #watchdog = new ProgressWatchdog();
+  #expectedGapMs = Number.POSITIVE_INFINITY;
+  #watchdogSlackMs = 0;
+  /** The last reload, for the status page. */
+  #reloadState: ReloadState;
 
   constructor(config: Config, options: AppOptions) {
     this.#config = config;
+    this.#secrets = configSecrets(config);
     this.#options = options;
     this.#log = options.logger ?? createLogger();
     this.#clock = options.clock ?? systemClock;
+    this.#reloadState = { ok: null, at: this.#clock.now(), error: null };
     mkdirSync(config.state_dir, { recursive: true });
     const mailboxes = this.#mailboxes(config);
     this.metrics = createMetrics({
       version: options.version,
-      labelNames: labelNames(mailboxes),
+      mailboxPhases: config.metrics.mailbox_phases,
       configLoadedAtMs: this.#clock.now(),
     });
     this.metrics.setMailboxes(mailboxes);
@@ -124,10 +163,14 @@ export class App {
       now: () => this.#clock.now(),
     });
     this.#outbox = this.#createOutbox(config.alerting);
+    const loops = loopsOf(config, mailboxes);
     this.#engine = new AlertEngine({
       clock: this.#clock,
       alerting: config.alerting,
       mailboxes,
+      flowTargets: flowTargets(loops, mailboxes),
+      onFlowFiringChange: (rule, target, severity, firing) =>
+        this.metrics.setFlowAlertFiring(rule, target, severity, firing),
       store: createAlertStateStore(config.state_dir, {
         logger: this.#log.child({ component: 'alerts' }),
       }),
@@ -136,19 +179,29 @@ export class App {
         this.metrics.setAlertFiring(rule, mailbox, severity, firing),
       logger: this.#log.child({ component: 'alerts' }),
     });
+    const flowLog = this.#log.child({ component: 'flow' });
+    this.#flow = new MailFlow({
+      clock: this.#clock,
+      logger: flowLog,
+      metrics: createFlowMetrics(this.metrics.registry),
+      observe: (observation) => this.#engine.observeFlow(observation),
+      stateStore: createFlowStateStore(config.state_dir, flowLog),
+      seenStore: (mailbox) => createSeenStore(config.state_dir, mailbox, flowLog),
+    });
     this.#tokens = new TokenSource({
       clock: this.#clock,
       logger: this.#log.child({ component: 'oauth' }),
     });
-    const probe = options.probe ?? probeMailbox;
     // TLS sessions are resumed between probes of a server; the store remembers the
     // certificate of the last full handshake (a resumed session shows none) and forces a
     // full one hourly, so the expiry metric and the cert_expiry_days rule stay right.
     const deps: ProbeDeps = {
       capabilityCache: this.#capabilities,
       tlsSessions: this.#tlsSessions,
-      otherSecrets: () => configSecrets(this.#config),
+      otherSecrets: () => this.#secrets,
       tokens: this.#tokens,
+      scanPlan: (mailbox) => this.#flow.planFor(mailbox),
+      transcript: true,
     };
     const schedulerLog = this.#log.child({ component: 'scheduler' });
     const gate = new ProbeGate({
@@ -160,13 +213,21 @@ export class App {
       clock: this.#clock,
       maxConcurrent: config.scheduler.max_concurrent_probes,
       maxPerHost: config.scheduler.max_concurrent_per_host,
-      probe: (mailbox) => probe(mailbox, deps),
+      probe: (mailbox) => {
+        this.#watchdog.progress(this.#clock.now());
+        return probeMailbox(mailbox, deps);
+      },
       admit: (mailbox) => gate.admit(mailbox),
       onResult: (result, mailbox) => {
+        this.#watchdog.progress(this.#clock.now());
         gate.observe(mailbox, result);
         this.#onResult(result);
       },
-      onSkip: (mailbox, reason) => this.metrics.recordSkip(mailbox.name, reason),
+      onSkip: (mailbox, reason) => {
+        // A tick the backoff held back shows the timer loop works; an overlap does not.
+        if (reason !== 'overlap') this.#watchdog.progress(this.#clock.now());
+        this.metrics.recordSkip(mailbox.name, reason);
+      },
       onRoundComplete: () => {
         this.#ready = true;
         this.#log.info({ event: 'first_round_complete' }, 'every mailbox probed once');
@@ -185,6 +246,28 @@ export class App {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** Why the mailbox waits before its next login, or null: the scheduler's auth backoff. */
+  #backingOff(mailbox: MailboxConfig, last: ProbeResult): string | null {
+    if (last.error?.code !== 'auth' || mailbox.auth_failure_backoff <= 0) return null;
+    const until = last.started_at * 1000 + mailbox.auth_failure_backoff;
+    const left = until - this.#clock.now();
+    if (left <= 0) return null;
+    return `backing off after a refused login for ${Math.ceil(left / 1000)}s more (auth_failure_backoff)`;
+  }
+
+  /** Why the process is not healthy (the scheduler stopped making progress), or null. */
+  health(): string | null {
+    return this.#watchdog.problem(this.#clock.now(), this.#expectedGapMs, this.#watchdogSlackMs);
+  }
+
+  /** The history keeps these mailboxes; the watchdog expects a run within their schedules' gap. */
+  #watchMailboxes(mailboxes: readonly MailboxConfig[]): void {
+    this.history.setMailboxes(mailboxes.map((m) => m.name));
+    this.#expectedGapMs = expectedGapMs(mailboxes.map((m) => m.schedule));
+    const longestTimeout = Math.max(0, ...mailboxes.map((m) => m.timeout));
+    this.#watchdogSlackMs = longestTimeout + DEFAULT_WATCHDOG_GRACE_MS;
   }
 
   #mailboxes(config: Config): MailboxConfig[] {
@@ -230,10 +313,9 @@ export class App {
   #onResult(result: ProbeResult): void {
     this.metrics.recordProbe(result);
     this.#engine.observe(result);
-    const status = result.success ? 'up' : `down:${result.error?.code}`;
-    const previous = this.#status.get(result.mailbox);
-    this.#status.set(result.mailbox, status);
-    if (previous !== status) {
+    this.#flow.observe(result);
+    const { previous, current } = this.history.record(result);
+    if (previous !== current) {
       if (result.success) {
         this.#log.info(
           {
@@ -258,7 +340,9 @@ export class App {
         );
       }
     }
-    this.#log.debug({ event: 'probe_result', result }, 'probe finished');
+    // The transcript is on the mailbox's page; the log line stays one short line.
+    const { transcript: _transcript, ...fields } = result;
+    this.#log.debug({ event: 'probe_result', result: fields }, 'probe finished');
   }
 
   /**
@@ -289,13 +373,28 @@ export class App {
     await this.#outbox.open();
     await this.#engine.load();
     const mailboxes = this.#mailboxes(config);
+    await this.#flow.load(loopsOf(config, mailboxes), mailboxes);
     this.#scheduler.setMailboxes(mailboxes);
+    this.#watchMailboxes(mailboxes);
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
-      listen: config.server.listen,
-      render: () => this.metrics.render(),
-      isReady: () => this.#ready,
-      reload: () => this.reload(),
+      listen: this.#options.listen ?? config.server.listen,
+      backend: createWebBackend({
+        clock: this.#clock,
+        version: this.#options.version,
+        history: this.history,
+        mailboxes: () => this.#mailboxes(this.#config),
+        firing: () => this.#engine.snapshot(),
+        flow: () => this.#flow.snapshot(),
+        outboxPending: () => this.#outbox.pending(),
+        reloadState: () => this.#reloadState,
+        ready: () => this.#ready,
+        exposition: () => this.metrics.exposition(),
+        health: () => this.health(),
+        reload: () => this.reload(),
+        heldBack: (mailbox, last) => this.#backingOff(mailbox, last),
+        runNow: async (name) => (await this.#scheduler.runNow([name]))[0],
+      }),
       auth:
         config.server.basic_auth || config.server.bearer_token
           ? { basic: config.server.basic_auth, bearer: config.server.bearer_token }
@@ -303,6 +402,8 @@ export class App {
       logger: this.#log.child({ component: 'http' }),
     });
     this.#scheduler.start();
+    this.#watchdog.start(this.#clock.now());
+    this.#flow.start();
     this.#armCacheSave();
     const shard = this.#options.shard ?? config.shard;
     this.#log.info(
@@ -311,6 +412,7 @@ export class App {
         version: this.#options.version,
         listen: `${this.#http.address.host}:${this.#http.address.port}`,
         mailboxes: mailboxes.length,
+        loops: loopsOf(config, mailboxes).length,
         shard: shard ? `${shard.index}/${shard.count}` : null,
         config: config.source ?? null,
       },
@@ -352,6 +454,7 @@ export class App {
 
   #reloadFailed(message: string): ReloadOutcome {
     this.metrics.recordReload(false, this.#clock.now());
+    this.#reloadState = { ok: false, at: this.#clock.now(), error: message };
     this.#log.error(
       { event: 'reload_failed', err: message },
       'config reload rejected; the previous config keeps running',
@@ -394,16 +497,19 @@ export class App {
     // changes anything), so a refusal leaves the old config running untouched.
     try {
       this.#scheduler.setMailboxes(mailboxes);
+      this.#watchMailboxes(mailboxes);
     } catch (error) {
       return this.#reloadFailed(error instanceof Error ? error.message : String(error));
     }
     this.#config = config;
+    this.#secrets = configSecrets(config);
     this.#capabilities.clear();
     this.#tlsSessions.clear();
+    this.metrics.setMailboxPhases(config.metrics.mailbox_phases);
     this.metrics.setMailboxes(mailboxes);
-    for (const name of [...this.#status.keys()])
-      if (!mailboxes.some((m) => m.name === name)) this.#status.delete(name);
-    this.#engine.reconfigure(config.alerting, mailboxes);
+    const loops = loopsOf(config, mailboxes);
+    this.#flow.configure(loops, mailboxes);
+    this.#engine.reconfigure(config.alerting, mailboxes, flowTargets(loops, mailboxes));
     if (!sameConfig(notifierSettings(previous.alerting), notifierSettings(config.alerting))) {
       try {
         await this.#outbox.close(OUTBOX_HANDOVER_MS);
@@ -417,6 +523,7 @@ export class App {
       }
     }
     this.metrics.recordReload(true, this.#clock.now());
+    this.#reloadState = { ok: true, at: this.#clock.now(), error: null };
     this.#log.info({ event: 'reloaded', mailboxes: mailboxes.length }, 'config reloaded');
     return { ok: true };
   }
@@ -434,6 +541,7 @@ export class App {
     this.#log.info({ event: 'stopping' }, 'stopping: waiting for probes in flight');
     if (this.#saveTimer) this.#clock.clearTimeout(this.#saveTimer);
     await this.#scheduler.stop();
+    await this.#flow.stop();
     await this.#engine.flush();
     this.#engine.stop();
     await this.#outbox.drain(5_000);

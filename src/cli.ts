@@ -1,39 +1,74 @@
 #!/usr/bin/env node
-import { readFileSync, realpathSync } from 'node:fs';
+// Only what every command needs is imported here; each command loads its own modules
+// (the config loader's zod, yaml and node-cron alone take ~100 ms to load), so `--help`
+// starts at once and `probe` loads neither the daemon nor the metrics.
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import * as nodeModule from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { systemClock } from './clock.js';
-import { ConfigError, loadConfig, resolveConfigPath } from './config/load.js';
-import { maskedConfig } from './config/mask.js';
+import { ConfigError } from './config/config-error.js';
+import { type ListenAddress, parseListen } from './config/listen.js';
 import type { Config } from './config/schema.js';
-import { TokenSource } from './oauth/token-source.js';
-import { formatProbeLine } from './probe/format.js';
-import { probeMailbox } from './probe/probe.js';
 import { inShard, parseShard, type Shard, ShardError } from './shard.js';
+
+// Node 22+ keeps the compiled code of the modules loaded from here on in a cache on disk
+// (os.tmpdir() unless NODE_COMPILE_CACHE says otherwise), so the next start compiles
+// less; Node 20 has no such cache and this does nothing. It never throws.
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 const USAGE = `pop3-monitor: watch mailboxes over POP3; Prometheus metrics and SMTP alerts
 
 Usage:
-  pop3-monitor run --config FILE            the daemon: poll on schedule, serve /metrics, send alerts
+  pop3-monitor run --config FILE [--listen ADDR] [--shard I/N]
+                                            the daemon: poll on schedule, serve /metrics and the
+                                            status page, send alerts
   pop3-monitor probe --config FILE [--mailbox NAME] [--json]
                                             probe now and print the results (exit 1 if any failed)
   pop3-monitor check-config --config FILE   validate and print the resolved config, secrets masked
-  pop3-monitor demo                         the whole loop with no outside server
+  pop3-monitor check --config FILE --mailbox NAME [thresholds]
+  pop3-monitor check --host HOST --user NAME --password-file FILE [thresholds]
+                                            one probe as a Nagios/Icinga plugin (see check --help)
+  pop3-monitor healthcheck [--config FILE] [--listen ADDR]
+                                            ask the daemon's /healthz (a container HEALTHCHECK)
+  pop3-monitor demo [--listen ADDR]         the whole loop with no outside server
   pop3-monitor --help | --version
 
 Options:
   --config FILE, -c FILE   config file (default: $POP3_MONITOR_CONFIG)
-  --mailbox NAME, -m NAME  probe only this mailbox (repeatable)
+  --mailbox NAME, -m NAME  probe only this mailbox (repeatable; probe)
   --json                   machine-readable output (probe)
   --shard I/N              run only this shard of the mailboxes (run, probe)
-  --log-format json|pretty log format (default json; $POP3_MONITOR_LOG_FORMAT)
+  --listen HOST:PORT       where the HTTP server listens, instead of server.listen (run, demo,
+                           healthcheck)
+  --log-format json|pretty log format (run, demo; default json; $POP3_MONITOR_LOG_FORMAT)
+  --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (run, demo; default info;
+                           $POP3_MONITOR_LOG_LEVEL)
+A flag that does not apply to the command is an error.
 
 Environment:
   POP3_MONITOR_CONFIG      config file when --config is not given
-  POP3_MONITOR_LOG_LEVEL   fatal|error|warn|info|debug|trace (default info)
+  POP3_MONITOR_LOG_FORMAT  json|pretty
+  POP3_MONITOR_LOG_LEVEL   fatal|error|warn|info|debug|trace|silent
 
-Exit status: 0 success; 1 a probe failed (probe) or the daemon could not start (run);
-2 bad config or usage; 70 the daemon crashed (run).`;
+Exit status:
+  0   success; run and demo: a clean shutdown (SIGTERM, SIGINT)
+  1   probe: a probe failed; run: the daemon could not start (the port is taken, the state
+      directory cannot be written); healthcheck: unhealthy or no answer
+  2   bad config or usage: an unknown command or flag, a flag that does not apply, a bad
+      value (--listen, --shard, a log format or level)
+  70  run: the daemon crashed (an uncaught error; its state is on disk, restart it)
+  check has the Monitoring Plugins' own: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.`;
+
+/** The flags each command takes (--help and --version go with any). */
+const COMMAND_FLAGS = {
+  run: ['config', 'shard', 'listen', 'log-format', 'log-level'],
+  probe: ['config', 'mailbox', 'json', 'shard'],
+  'check-config': ['config'],
+  healthcheck: ['config', 'listen'],
+  demo: ['listen', 'log-format', 'log-level'],
+} as const satisfies Record<string, readonly string[]>;
+type Command = keyof typeof COMMAND_FLAGS;
 
 export function packageVersion(): string {
   try {
@@ -59,6 +94,7 @@ function parse(argv: string[]) {
         json: { type: 'boolean' },
         shard: { type: 'string' },
         'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
         listen: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
@@ -69,7 +105,8 @@ function parse(argv: string[]) {
   }
 }
 
-function requireConfig(value: string | undefined): Config {
+async function requireConfig(value: string | undefined): Promise<Config> {
+  const { loadConfig, resolveConfigPath } = await import('./config/load.js');
   const path = resolveConfigPath(value, process.env);
   if (!path) throw new UsageError('no config file: pass --config FILE or set POP3_MONITOR_CONFIG');
   return loadConfig(path, { env: process.env });
@@ -90,9 +127,39 @@ async function probeCommand(
   const mailboxes = only
     ? config.mailboxes.filter((m) => only.includes(m.name))
     : inShard(config.mailboxes, shard ?? config.shard);
+  const [{ probeMailbox }, { CapabilityCache }, { formatProbeLine }] = await Promise.all([
+    import('./probe/probe.js'),
+    import('./probe/capability-cache.js'),
+    import('./probe/format.js'),
+  ]);
   // One token source for the run: mailboxes that share an OAuth2 client share its token.
-  const tokens = new TokenSource({ clock: systemClock });
-  const results = await Promise.all(mailboxes.map((m) => probeMailbox(m, { tokens })));
+  // Its OAuth2 library is loaded only when a mailbox needs it.
+  let tokens: import('./oauth/token-source.js').TokenSource | undefined;
+  if (mailboxes.some((m) => m.oauth2 !== undefined)) {
+    const [{ TokenSource }, { systemClock }] = await Promise.all([
+      import('./oauth/token-source.js'),
+      import('./clock.js'),
+    ]);
+    tokens = new TokenSource({ clock: systemClock });
+  }
+  // The capabilities the daemon (or an earlier probe) learned, from state_dir: a probe of
+  // a known server skips CAPA, one round trip. Only a cache: unreadable is empty, a failure
+  // to save it does not fail the probe, and a state_dir that does not exist is not
+  // created (a probe run from any folder leaves nothing behind).
+  const stateDir = existsSync(config.state_dir);
+  const capabilityCache = new CapabilityCache(
+    stateDir ? { file: join(config.state_dir, 'capabilities.json') } : {},
+  );
+  const results = await Promise.all(
+    mailboxes.map((m) => probeMailbox(m, { capabilityCache, tokens })),
+  );
+  try {
+    if (stateDir) capabilityCache.save();
+  } catch (error) {
+    process.stderr.write(
+      `warning: could not save the capability cache in ${config.state_dir}: ${(error as Error).message}\n`,
+    );
+  }
   if (json) {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } else {
@@ -103,22 +170,93 @@ async function probeCommand(
   return results.every((r) => r.success) ? 0 : 1;
 }
 
+/** `check` has flags of its own and the Monitoring Plugins' exit statuses (3 for any problem). */
+async function checkCommand(argv: string[]): Promise<number> {
+  try {
+    const { runCheck } = await import('./check/run.js');
+    return await runCheck(argv, {
+      out: (text) => process.stdout.write(text),
+      env: process.env,
+      now: Date.now,
+      version: packageVersion(),
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stdout.write(`POP3 UNKNOWN - internal error: ${message.replace(/[\r\n|]+/g, ' ')}\n`);
+    return 3;
+  }
+}
+
+/** The command, with every flag given checked to apply to it. */
+function commandOf(positionals: string[], values: Record<string, unknown>): Command {
+  const [command, extra] = positionals;
+  if (command === undefined || !Object.hasOwn(COMMAND_FLAGS, command)) {
+    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+  if (extra !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(extra)}`);
+  const allowed: readonly string[] = COMMAND_FLAGS[command as Command];
+  for (const [flag, value] of Object.entries(values)) {
+    if (value !== undefined && !allowed.includes(flag)) {
+      throw new UsageError(`--${flag} does not apply to ${command}`);
+    }
+  }
+  return command as Command;
+}
+
+function listenFlag(value: string | undefined): ListenAddress | undefined {
+  if (value === undefined) return undefined;
+  const address = parseListen(value);
+  if (address === null)
+    throw new UsageError(
+      `--listen: expected host:port such as 127.0.0.1:9469, got ${JSON.stringify(value)}`,
+    );
+  return address;
+}
+
+/**
+ * The log settings of run and demo, from the flags or the environment; an unknown format
+ * or level is a usage error, not a silent default. They reach the logger through the
+ * environment.
+ */
+async function logSettings(format: string | undefined, level: string | undefined): Promise<void> {
+  const { LOG_FORMATS, LOG_LEVELS } = await import('./log.js');
+  const checks = [
+    ['--log-format', 'POP3_MONITOR_LOG_FORMAT', format, LOG_FORMATS],
+    ['--log-level', 'POP3_MONITOR_LOG_LEVEL', level, LOG_LEVELS],
+  ] as const;
+  for (const [flag, variable, given, allowed] of checks) {
+    const value = given ?? process.env[variable];
+    if (value === undefined || value === '') continue;
+    if (!(allowed as readonly string[]).includes(value.toLowerCase())) {
+      const source = given === undefined ? `$${variable}` : flag;
+      throw new UsageError(
+        `${source}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`,
+      );
+    }
+    process.env[variable] = value.toLowerCase();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'check') return checkCommand(argv.slice(1));
   const { values, positionals } = parse(argv);
   if (values.version) {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  const command = positionals[0];
-  if (values.help || command === 'help' || command === undefined) {
+  if (values.help || positionals[0] === 'help' || positionals[0] === undefined) {
     process.stdout.write(`${USAGE}\n`);
-    return command === undefined && !values.help ? 2 : 0;
+    return positionals[0] === undefined && !values.help ? 2 : 0;
   }
-  if (values['log-format']) process.env.POP3_MONITOR_LOG_FORMAT = values['log-format'];
+  const command = commandOf(positionals, values);
+  const listen = listenFlag(values.listen);
   switch (command) {
     case 'check-config': {
-      const config = requireConfig(values.config);
-      const { configWarnings } = await import('./config/load.js');
+      const config = await requireConfig(values.config);
+      const [{ configWarnings }, { maskedConfig }] = await Promise.all([
+        import('./config/load.js'),
+        import('./config/mask.js'),
+      ]);
       for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
       process.stdout.write(`${JSON.stringify(maskedConfig(config), null, 2)}\n`);
       process.stderr.write(`config OK: ${config.mailboxes.length} mailbox(es)\n`);
@@ -126,22 +264,28 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'probe': {
       const shard = values.shard === undefined ? undefined : parseShard(values.shard);
-      const config = requireConfig(values.config);
+      const config = await requireConfig(values.config);
       return probeCommand(config, values.mailbox, values.json ?? false, shard);
     }
     case 'run': {
-      // Before the config: a bad --shard is a usage error (exit 2) before anything starts.
+      // Before the config: a bad flag is a usage error (exit 2) before anything starts.
       const shard = values.shard === undefined ? undefined : parseShard(values.shard);
-      const config = requireConfig(values.config);
+      await logSettings(values['log-format'], values['log-level']);
+      const config = await requireConfig(values.config);
       const { runDaemon } = await import('./daemon.js');
-      return runDaemon(config, { shard, version: packageVersion() });
+      return runDaemon(config, { shard, listen: values.listen, version: packageVersion() });
+    }
+    case 'healthcheck': {
+      const address = listen ?? parseListen((await requireConfig(values.config)).server.listen);
+      if (address === null) throw new UsageError('server.listen is not host:port');
+      const { checkHealth } = await import('./healthcheck.js');
+      return checkHealth(address, (text) => process.stdout.write(text));
     }
     case 'demo': {
+      await logSettings(values['log-format'], values['log-level']);
       const { runDemo } = await import('./demo/demo.js');
       return runDemo({ version: packageVersion(), listen: values.listen });
     }
-    default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
 }
 

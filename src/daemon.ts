@@ -9,6 +9,8 @@ export interface DaemonOptions {
   version: string;
   /** --shard (parsed by the CLI); overrides config.shard. */
   shard?: Shard | undefined;
+  /** --listen: overrides config.server.listen. */
+  listen?: string | undefined;
   logger?: Logger;
 }
 
@@ -49,6 +51,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
   const shard = options.shard;
   const source = config.source;
   const app = new App(config, {
+    ...(options.listen === undefined ? {} : { listen: options.listen }),
     version: options.version,
     logger: log,
     shard,

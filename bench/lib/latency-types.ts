@@ -13,6 +13,7 @@ export const CAPABILITY_CACHE_DEFAULT = true;
 
 export const CLI_SUBJECT = 'pop3-monitor probe (CLI)';
 export const CLI_SUBJECT_NO_EXTRA_CA = 'pop3-monitor probe (CLI), NODE_EXTRA_CA_CERTS unset';
+export const CLI_SUBJECT_FULL = 'pop3-monitor probe (CLI), pipelining: full';
 
 export interface LatencyOptions {
   /** Probes per subject and mode. */
@@ -79,6 +80,12 @@ export interface Series {
   phases?: Partial<Record<Phase, number>>;
   /** Probes that skipped CAPA (the cache hit). */
   capaSkipped?: number;
+  /**
+   * Cold processes: the session itself, ms. Ours: the probe's phases from connect to the
+   * QUIT reply (their sum, from `probe --json`); poplib's: the script's own wall_s of the
+   * session (after the interpreter started).
+   */
+  sessionMs?: number[];
   /** Failed probes by error code (ours) or exit status (processes). */
   failures: Record<string, number>;
   note?: string;

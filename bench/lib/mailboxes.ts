@@ -59,6 +59,26 @@ export function mailboxConfig(spec: MailboxSpec): MailboxConfig {
     pipelining: spec.pipelining ?? true,
     auth_failure_backoff: 15 * 60_000,
     labels: {},
+    max_new_messages: 20,
+    expect: [],
+  };
+}
+
+/** A mailbox on an example host (implicit TLS, port 995) for benchmarks that never connect. */
+export function exampleMailbox(
+  name: string,
+  overrides: Partial<MailboxConfig> = {},
+): MailboxConfig {
+  return {
+    ...mailboxConfig({
+      name,
+      host: 'pop.example.com',
+      port: 995,
+      mode: 'implicit',
+      username: `${name}@example.com`,
+      password: 'unused',
+    }),
+    ...overrides,
   };
 }
 

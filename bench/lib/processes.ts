@@ -242,28 +242,21 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Builds the CLI into .tmp/bench-dist (gitignored) so the cold-process numbers are of the
- * current source and no one else's dist/ is touched. tsc emits even when a file that is
- * not on the probe path does not typecheck; that only warns.
+ * Builds the CLI into .tmp/bench-dist (gitignored) exactly as `npm run build` builds
+ * dist/ (scripts/build.mjs: the esbuild bundle), so the cold-process numbers are of what
+ * ships, from the current source, and no one else's dist/ is touched. No type check: a
+ * file that does not typecheck is still bundled (npm run typecheck reports it).
  */
 export function buildCli(): string {
-  const outDir = `${REPO_DIR}.tmp/bench-dist`;
-  const tsc = `${REPO_DIR}node_modules/typescript/bin/tsc`;
+  const outDir = '.tmp/bench-dist';
   const built = spawnSync(
     process.execPath,
-    [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir, '--sourceMap', 'false'],
-    {
-      cwd: REPO_DIR,
-      encoding: 'utf8',
-    },
+    [`${REPO_DIR}scripts/build.mjs`, '--outdir', outDir, '--no-check'],
+    { cwd: REPO_DIR, encoding: 'utf8' },
   );
-  const cli = `${outDir}/cli.js`;
-  if (!existsSync(cli)) throw new Error(`building the CLI failed:\n${built.stdout}${built.stderr}`);
-  if (built.status !== 0) {
-    process.stderr.write(
-      `bench: tsc reported errors (the CLI was still emitted):\n${built.stdout.slice(0, 2000)}\n`,
-    );
-  }
+  const cli = `${REPO_DIR}${outDir}/cli.js`;
+  if (built.status !== 0 || !existsSync(cli))
+    throw new Error(`building the CLI failed:\n${built.stdout}${built.stderr}`);
   return cli;
 }
 

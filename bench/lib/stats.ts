@@ -51,3 +51,10 @@ export function verdictBelow(value: number, limit: number, unit: string, digits 
   const pct = limit > 0 ? ` = ${fmt((over / limit) * 100, 0)}% over` : '';
   return `**missed** by ${fmt(over, digits)}${unit}${pct} (${fmt(value, digits)}${unit} ≥ ${fmt(limit, digits)}${unit})`;
 }
+
+/** Math.max without spreading a huge array onto the stack; NaN when empty. */
+export function maxOf(values: readonly number[]): number {
+  let max = Number.NaN;
+  for (const v of values) if (!(v <= max)) max = v;
+  return max;
+}

@@ -86,8 +86,13 @@ function session(socket: Socket, onMail: (mail: CapturedMail) => void): LineSess
   return { onLine: line };
 }
 
+/**
+ * `onMail` gets every accepted message; `messages` keeps those it did not return true for:
+ * the alert emails. A handler returns true for mail it delivered elsewhere (the demo's
+ * delivery loop messages go into the demo POP3 server).
+ */
 export async function startSmtpCapture(
-  onMail: (mail: CapturedMail) => void,
+  onMail: (mail: CapturedMail) => boolean | undefined,
   port = 0,
   host = '127.0.0.1',
 ): Promise<SmtpCapture> {
@@ -100,8 +105,7 @@ export async function startSmtpCapture(
     maxLine: 65536,
     session: (socket) =>
       session(socket, (mail) => {
-        messages.push(mail);
-        onMail(mail);
+        if (onMail(mail) !== true) messages.push(mail);
       }),
   });
   return { port: listening.port, messages, close: () => listening.close() };

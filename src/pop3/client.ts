@@ -16,7 +16,8 @@ import {
 } from './auth.js';
 import { Deadline, type PeerTls, Pop3Connection, type TlsOptions } from './connection.js';
 import { Pop3Error } from './errors.js';
-import type { FramerLimits, Reply } from './framing.js';
+import type { BlockOptions, FramerLimits, Reply } from './framing.js';
+import type { Pop3Observer } from './observer.js';
 import type { Pop3Phase as Phase } from './phases.js';
 import {
   apopTimestamp,
@@ -47,7 +48,15 @@ export interface Pop3ClientOptions {
    */
   pipelining?: Pipelining;
   limits?: Partial<FramerLimits>;
+  /** Sees every line sent and received (unmasked), for a transcript. */
+  observer?: Pop3Observer;
 }
+
+/**
+ * How a multi-line reply is read: fixed, or decided when the reply begins from the replies
+ * of the same exchange before it, by command name (UIDL's cap follows STAT's count).
+ */
+export type BlockSpec = BlockOptions | ((earlier: ReadonlyMap<string, Reply>) => BlockOptions);
 
 /** A command to send. `name` is what errors and logs show: never its arguments. */
 export interface Command {
@@ -55,6 +64,23 @@ export interface Command {
   name: string;
   multiline: boolean;
   phase: Phase;
+  block?: BlockSpec;
+}
+
+/**
+ * CAPA lists a few dozen short lines (RFC 2449 §5); a reply past this is no capability
+ * list, and is a `protocol` failure before it can cost memory.
+ */
+export const CAPA_MAX_BYTES = 16 * 1024;
+
+/** Commands this client never sends; DELE only through dele() (RFC 1939 §5). */
+const NEVER_SENT = /^(RETR|RSET)\b/i;
+const DELE = /^DELE\b/i;
+
+function blockFor(command: Command, earlier: ReadonlyMap<string, Reply>): BlockOptions {
+  const spec = command.block;
+  if (spec === undefined) return {};
+  return typeof spec === 'function' ? spec(earlier) : spec;
 }
 
 export type ClientState = 'new' | 'authorization' | 'transaction' | 'closed';
@@ -62,7 +88,9 @@ export type ClientState = 'new' | 'authorization' | 'transaction' | 'closed';
 /**
  * A POP3 session (RFC 1939) with STLS (RFC 2595), CAPA and PIPELINING (RFC 2449) and
  * SASL (RFC 5034). It records per-phase durations; with pipelining a phase ends when its
- * own reply arrives. It has no method that sends DELE, RETR or RSET.
+ * own reply arrives. It never sends RETR or RSET, and DELE only through dele(), which the
+ * probe calls for nothing but messages an injected decision marked for deletion (a
+ * delivery loop's own verified probe messages).
  */
 export class Pop3Client {
   readonly phases: Partial<Record<Phase, number>> = {};
@@ -80,11 +108,34 @@ export class Pop3Client {
   readonly #deadline: Deadline;
   readonly #phaseLimit: number;
   #conn: Pop3Connection | null = null;
+  readonly #observer: Pop3Observer | undefined;
+  #deleting = false;
 
   constructor(options: Pop3ClientOptions) {
     this.#options = options;
     this.#deadline = new Deadline(options.timeoutMs);
     this.#phaseLimit = options.phaseTimeoutMs ?? Number.POSITIVE_INFINITY;
+    this.#observer = options.observer;
+  }
+
+  /** A command's block options; lines streamed to a sink are shown to the observer too. */
+  #block(command: Command, earlier: ReadonlyMap<string, Reply>): BlockOptions {
+    const options = blockFor(command, earlier);
+    const observer = this.#observer;
+    const sink = options.onLine;
+    if (observer === undefined || sink === undefined) return options;
+    return {
+      ...options,
+      onLine: (line) => {
+        observer.streamed(line);
+        sink(line);
+      },
+    };
+  }
+
+  #observeTls(tls: PeerTls): void {
+    const what = [tls.protocol ?? 'TLS', tls.cipher, tls.resumed ? '(resumed)' : null];
+    this.#observer?.event(`TLS ${what.filter((w) => w !== null).join(' ')}`, performance.now());
   }
 
   #add(phase: Phase, startedAt: number, endedAt = performance.now()): void {
@@ -109,16 +160,19 @@ export class Pop3Client {
     t = performance.now();
     this.#conn = await Pop3Connection.open(address, port, this.#deadline, this.#options.limits);
     this.#add('connect', t);
+    this.#observer?.event(`connected to ${address}:${port}`, performance.now());
     if (this.#options.tls === 'implicit') {
       this.currentPhase = 'tls';
       t = performance.now();
       this.tls = await this.#conn.upgrade(host, this.#options.tlsOptions, this.#phaseLimit);
       this.#add('tls', t);
+      this.#observeTls(this.tls);
     }
     this.currentPhase = 'greeting';
     t = performance.now();
     const greeting = await this.#conn.read(false, 'the greeting', this.#phaseLimit);
     this.#add('greeting', t, this.#conn.lastReplyAt);
+    this.#observer?.received(greeting, null, this.#conn.lastReplyAt);
     this.greeting = greeting.status;
     if (greeting.kind !== 'ok') {
       throw new Pop3Error(
@@ -149,7 +203,15 @@ export class Pop3Client {
   /** CAPA (RFC 2449 §5); a server without CAPA gets empty capabilities, not an error. */
   async capa(): Promise<Capabilities> {
     const [reply] = await this.exchange(
-      [{ line: 'CAPA', name: 'CAPA', multiline: true, phase: 'capa' }],
+      [
+        {
+          line: 'CAPA',
+          name: 'CAPA',
+          multiline: true,
+          phase: 'capa',
+          block: { maxBytes: CAPA_MAX_BYTES, what: 'CAPA reply' },
+        },
+      ],
       false,
     );
     this.capabilities = reply?.kind === 'ok' ? parseCapa(reply.lines ?? []) : emptyCapabilities();
@@ -193,6 +255,7 @@ export class Pop3Client {
       this.#phaseLimit,
     );
     this.#add('tls', t);
+    this.#observeTls(this.tls);
     this.capabilities = null;
   }
 
@@ -202,13 +265,20 @@ export class Pop3Client {
    * -ERR when `stopOnError` is set. Replies are returned as they came.
    */
   async exchange(commands: Command[], pipeline: boolean, stopOnError = false): Promise<Reply[]> {
+    for (const command of commands) {
+      if (NEVER_SENT.test(command.line) || (DELE.test(command.line) && !this.#deleting)) {
+        throw new Error(`Pop3Client: ${command.name} is never sent through exchange()`);
+      }
+    }
     const wire = this.#wire;
     const replies: Reply[] = [];
+    const earlier = new Map<string, Reply>();
     if (pipeline && commands.length > 1) {
       this.pipelined = true;
       if (commands.some((c) => c.name === 'QUIT')) this.quitSent = true;
       const sentAt = performance.now();
       wire.write(commands.map((c) => c.line));
+      for (const c of commands) this.#observer?.sent(c.line, c.name, sentAt);
       let previous = sentAt;
       for (const command of commands) {
         this.currentPhase = command.phase;
@@ -218,6 +288,7 @@ export class Pop3Client {
             command.multiline,
             `the reply to ${command.name}`,
             this.#phaseLimit,
+            this.#block(command, earlier),
           );
         } catch (error) {
           // A server may hang up after refusing a login instead of answering the rest:
@@ -235,7 +306,9 @@ export class Pop3Client {
         const refused = stopOnError && replies.some((r) => r.kind !== 'ok');
         if (!refused) this.#add(command.phase, previous, wire.lastReplyAt);
         previous = wire.lastReplyAt;
+        this.#observer?.received(reply, command.name, wire.lastReplyAt);
         replies.push(reply);
+        earlier.set(command.name, reply);
       }
       return replies;
     }
@@ -244,13 +317,17 @@ export class Pop3Client {
       const sentAt = performance.now();
       if (command.name === 'QUIT') this.quitSent = true;
       wire.write([command.line]);
+      this.#observer?.sent(command.line, command.name, sentAt);
       const reply = await wire.read(
         command.multiline,
         `the reply to ${command.name}`,
         this.#phaseLimit,
+        this.#block(command, earlier),
       );
       this.#add(command.phase, sentAt, wire.lastReplyAt);
+      this.#observer?.received(reply, command.name, wire.lastReplyAt);
       replies.push(reply);
+      earlier.set(command.name, reply);
       if (stopOnError && reply.kind !== 'ok') break;
     }
     return replies;
@@ -414,8 +491,29 @@ export class Pop3Client {
   }
 
   /**
+   * DELE n (RFC 1939 §5) for each message number, pipelined when the server allows. The
+   * server only marks them: they are removed when QUIT moves the session to UPDATE (§6),
+   * and a session that ends any other way removes nothing. Replies in order.
+   */
+  async dele(numbers: readonly number[]): Promise<Reply[]> {
+    if (this.state !== 'transaction') throw new Pop3Error('protocol', 'DELE outside TRANSACTION');
+    const commands: Command[] = numbers.map((n) => ({
+      line: `DELE ${n}`,
+      name: 'DELE',
+      multiline: false,
+      phase: 'dele',
+    }));
+    this.#deleting = true;
+    try {
+      return await this.exchange(commands, this.canPipeline);
+    } finally {
+      this.#deleting = false;
+    }
+  }
+
+  /**
    * QUIT (RFC 1939 §6): ends the session; in TRANSACTION the server enters UPDATE, which
-   * deletes nothing since the monitor never sends DELE. A server that closes instead of
+   * deletes only what dele() marked (normally nothing). A server that closes instead of
    * answering is tolerated.
    */
   async quit(): Promise<Reply | null> {

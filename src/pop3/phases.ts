@@ -15,6 +15,8 @@ export const POP3_PHASES = [
   'noop',
   'uidl',
   'top',
+  // DELE of a delivery loop's own probe messages (cleanup: true only).
+  'dele',
   'quit',
 ] as const;
 export type Pop3Phase = (typeof POP3_PHASES)[number];

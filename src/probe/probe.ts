@@ -14,27 +14,41 @@ import {
   parseHeaderBlock,
   parseResponseCode,
   parseStat,
-  parseUidlLines,
   reasonForErr,
 } from '../pop3/responses.js';
-import type { Secret } from '../secret.js';
+import { type Secret, secretMasker } from '../secret.js';
 import { CapabilityCache } from './capability-cache.js';
+import {
+  type ProbeScan,
+  type ScanPlan,
+  scanNewMessages,
+  topBlock,
+  UidlListing,
+} from './new-messages.js';
 import { redactSecrets } from './redact.js';
 import type { ProbeError, ProbeResult } from './result.js';
 import type { TlsSessionStore } from './tls-sessions.js';
 import { fetchToken, loginWithToken, type OAuth2Mailbox } from './token-login.js';
+import { TranscriptRecorder } from './transcript.js';
 
 export interface ProbeDeps {
   /** Wall clock, ms since the epoch (for started_at). */
   now?: () => number;
   /** TLS session tickets per server, to resume instead of a full handshake. */
   tlsSessions?: TlsSessionStore;
-  /** Every other configured secret, also scrubbed from what a server says. */
+  /**
+   * Every other configured secret, also scrubbed from what a server says. Return the same
+   * array until the secrets change: masking is prepared once per array.
+   */
   otherSecrets?: () => readonly Secret[];
   /** Capabilities remembered between probes, to skip CAPA. */
   capabilityCache?: CapabilityCache;
   /** OAuth2 access tokens for mailboxes with an `oauth2:` block. */
   tokens?: TokenProvider;
+  /** The new-message scan of a mailbox with delivery loops or watches (new-messages.ts). */
+  scanPlan?: (mailbox: MailboxConfig) => ScanPlan | null;
+  /** Record the session's transcript (masked, bounded) in the result. */
+  transcript?: boolean;
 }
 
 interface Transaction {
@@ -42,6 +56,8 @@ interface Transaction {
   octets: number;
   uidlCount: number | null;
   oldest: number | null;
+  /** UIDL -ERR: nothing to diff, no scan. */
+  uidlRefused?: boolean;
 }
 
 /**
@@ -57,18 +73,25 @@ function command(line: string, phase: Phase, multiline = false): Command {
   return { line, name: line.split(' ')[0] as string, multiline, phase };
 }
 
-/** STAT, NOOP, UIDL, TOP 1 n, QUIT: what a probe asks once logged in. Never RETR/DELE/RSET. */
+/**
+ * STAT, NOOP, UIDL, TOP 1 n: what a probe asks once logged in. Never RETR or RSET; DELE
+ * only in the new-message scan. The UIDL listing streams into `listing`.
+ */
 function transactionCommands(
   mailbox: MailboxConfig,
   caps: Capabilities,
   withTop: boolean,
+  listing: UidlListing,
 ): Command[] {
   const commands = [command('STAT', 'stat'), command('NOOP', 'noop')];
   // Without CAPA (empty capabilities) we still try UIDL and TOP: RFC 1939 servers have them.
   const unknown = caps.names.length === 0;
-  if (caps.uidl || unknown) commands.push(command('UIDL', 'uidl', true));
+  if (caps.uidl || unknown) commands.push(listing.command());
   if (withTop && (caps.top || unknown))
-    commands.push(command(`TOP 1 ${mailbox.top_lines}`, 'top', true));
+    commands.push({
+      ...command(`TOP 1 ${mailbox.top_lines}`, 'top', true),
+      block: topBlock(mailbox.top_lines),
+    });
   return commands;
 }
 
@@ -92,6 +115,7 @@ function interpret(
   commands: Command[],
   replies: Reply[],
   known: Partial<Transaction>,
+  listing: UidlListing,
 ): Transaction {
   const tx: Transaction = { count: 0, octets: 0, uidlCount: null, oldest: null, ...known };
   commands.forEach((cmd, i) => {
@@ -120,7 +144,8 @@ function interpret(
       case 'UIDL': {
         const err = fatalErr(reply, 'UIDL', true);
         if (err) throw err;
-        if (reply.kind === 'ok') tx.uidlCount = parseUidlLines(reply.lines ?? []).length;
+        if (reply.kind === 'ok') tx.uidlCount = listing.count;
+        else tx.uidlRefused = true;
         break;
       }
       case 'TOP': {
@@ -136,33 +161,49 @@ function interpret(
   return tx;
 }
 
+/** The session's work once logged in; a scan (when planned) reads new messages and QUITs. */
+interface Session {
+  mailbox: MailboxConfig;
+  caps: Capabilities;
+  listing: UidlListing;
+  plan: ScanPlan | null;
+}
+
 async function runTransaction(
   client: Pop3Client,
-  mailbox: MailboxConfig,
-  caps: Capabilities,
+  session: Session,
   sent: Command[],
   early: Reply[],
-): Promise<Transaction> {
+): Promise<Transaction & { scan?: ProbeScan }> {
+  const { mailbox, caps, listing, plan } = session;
+  let tx: Transaction;
   if (early.length > 0) {
-    const tx = interpret(client, sent, early, {});
-    if (sent.at(-1)?.name === 'QUIT') client.markQuit();
-    else await client.quit();
-    return tx;
-  }
-  if (client.canPipeline) {
-    const commands = [...transactionCommands(mailbox, caps, true), command('QUIT', 'quit')];
+    tx = interpret(client, sent, early, {}, listing);
+    if (sent.at(-1)?.name === 'QUIT') {
+      client.markQuit();
+      return tx;
+    }
+  } else if (client.canPipeline) {
+    const commands = transactionCommands(mailbox, caps, true, listing);
+    // With a scan, QUIT waits until the new messages were read.
+    if (plan === null) commands.push(command('QUIT', 'quit'));
     const replies = await client.exchange(commands, true);
-    client.markQuit();
-    return interpret(client, commands, replies, {});
+    if (plan === null) client.markQuit();
+    tx = interpret(client, commands, replies, {}, listing);
+  } else {
+    // One command at a time: TOP only when STAT found a message.
+    const head = transactionCommands(mailbox, caps, false, listing);
+    tx = interpret(client, head, await client.exchange(head, false), {}, listing);
+    if (tx.count > 0) {
+      const top = transactionCommands(mailbox, caps, true, listing).filter((c) => c.name === 'TOP');
+      tx = interpret(client, top, await client.exchange(top, false), tx, listing);
+    }
   }
-  // One command at a time: TOP only when STAT found a message.
-  const head = transactionCommands(mailbox, caps, false);
-  let tx = interpret(client, head, await client.exchange(head, false), {});
-  if (tx.count > 0) {
-    const top = transactionCommands(mailbox, caps, true).filter((c) => c.name === 'TOP');
-    tx = interpret(client, top, await client.exchange(top, false), tx);
+  if (plan !== null && !tx.uidlRefused && tx.uidlCount !== null) {
+    return { ...tx, scan: await scanNewMessages(client, plan, listing) };
   }
-  await client.quit();
+  if (client.quitSent) client.markQuit();
+  else await client.quit();
   return tx;
 }
 
@@ -220,6 +261,7 @@ export async function probeMailbox(
 ): Promise<ProbeResult> {
   const startedAt = (deps.now ?? Date.now)();
   const t0 = performance.now();
+  const recorder = deps.transcript ? new TranscriptRecorder(t0) : undefined;
   const sessionKey = tlsSessionKey(mailbox);
   let ticket: Buffer | null = null;
   const cacheKey = CapabilityCache.key(mailbox.host, mailbox.port, mailbox.tls);
@@ -231,6 +273,7 @@ export async function probeMailbox(
     timeoutMs: mailbox.timeout,
     pipelining: mailbox.pipelining,
     limits: PROBE_LIMITS,
+    observer: recorder,
     tlsOptions: {
       servername: mailbox.tls_servername,
       ca: mailbox.tls_ca,
@@ -266,6 +309,7 @@ export async function probeMailbox(
       lease = await fetchToken(oauth2, deps.tokens, client);
       leases.push(lease);
       result.oauth2.cached = lease.cached;
+      recorder?.note(`OAuth2 access token ${lease.cached ? 'from the cache' : 'fetched'}`);
     }
     await client.open();
     // Known capabilities save the CAPA round trip(s) (docs/PHASES.md).
@@ -289,7 +333,10 @@ export async function probeMailbox(
       );
     }
     result.auth_method = method;
-    const sent = [...transactionCommands(mailbox, caps, true), command('QUIT', 'quit')];
+    const plan = deps.scanPlan?.(mailbox) ?? null;
+    const listing = new UidlListing(plan);
+    const sent = transactionCommands(mailbox, caps, true, listing);
+    if (plan === null) sent.push(command('QUIT', 'quit'));
     let early: Reply[];
     if (oauth2 && lease && result.oauth2) {
       const info = result.oauth2;
@@ -298,7 +345,8 @@ export async function probeMailbox(
       if (!mailbox.password) throw new Pop3Error('auth', 'no password configured');
       early = await client.login(method, mailbox.username, mailbox.password, sent);
     }
-    const tx = await runTransaction(client, mailbox, caps, sent, early);
+    const tx = await runTransaction(client, { mailbox, caps, listing, plan }, sent, early);
+    if (tx.scan) result.scan = tx.scan;
     result.messages = tx.count;
     result.size_bytes = tx.octets;
     result.uidl_count = tx.uidlCount;
@@ -341,13 +389,23 @@ export async function probeMailbox(
   }
   if (result.capabilities.length === 0 && client.capabilities)
     result.capabilities = client.capabilities.lines;
-  if (!result.error) return result;
-  return redactSecrets(result, [
+  if (!result.error && !recorder) return result;
+  const own = secretMasker([
     mailbox.password,
     mailbox.oauth2?.client_secret,
     mailbox.oauth2?.refresh_token,
     ...leases.map((l) => l.token),
     ...(deps.tokens?.secrets() ?? []),
-    ...(deps.otherSecrets?.() ?? []),
   ]);
+  // The config's list is kept until a reload, so its masker is prepared once.
+  const others = secretMasker(deps.otherSecrets?.() ?? []);
+  const mask = (text: string) => others(own(text));
+  if (recorder) {
+    const { error } = result;
+    recorder.note(
+      error ? `failed in ${error.phase}: ${error.code}: ${error.message}` : 'probe succeeded',
+    );
+    result.transcript = recorder.finish(mask);
+  }
+  return redactSecrets(result, mask);
 }

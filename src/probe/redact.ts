@@ -1,4 +1,4 @@
-import { maskSecrets, type Secret } from '../secret.js';
+import { type Masker, type Secret, secretMasker } from '../secret.js';
 import type { ProbeResult } from './result.js';
 
 /**
@@ -8,11 +8,11 @@ import type { ProbeResult } from './result.js';
  */
 export function redactSecrets(
   result: ProbeResult,
-  secrets: readonly (Secret | undefined)[],
+  secrets: readonly (Secret | undefined)[] | Masker,
 ): ProbeResult {
   if (!result.error) return result;
-  result.error.message = maskSecrets(result.error.message, secrets);
-  if (result.error.response !== null)
-    result.error.response = maskSecrets(result.error.response, secrets);
+  const mask = typeof secrets === 'function' ? secrets : secretMasker(secrets);
+  result.error.message = mask(result.error.message);
+  if (result.error.response !== null) result.error.response = mask(result.error.response);
   return result;
 }

@@ -1,5 +1,7 @@
 import type { Reason } from '../pop3/errors.js';
 import { POP3_PHASES, type Pop3Phase } from '../pop3/phases.js';
+import type { ProbeScan } from './new-messages.js';
+import type { Transcript } from './transcript.js';
 
 /**
  * The phases of a probe result, in order: `token` (getting an OAuth2 access token, oauth2
@@ -85,4 +87,8 @@ export interface ProbeResult {
   pipelined: boolean;
   /** oauth2 mailboxes only. */
   oauth2?: ProbeOAuth2;
+  /** Mailboxes with delivery loops or expect watches: the new messages read (TOP n 0). */
+  scan?: ProbeScan;
+  /** The protocol conversation, masked and bounded; only when the caller asked for it. */
+  transcript?: Transcript;
 }

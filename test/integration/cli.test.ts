@@ -3,7 +3,7 @@
  * check-config with its secrets masked, and probe against the real Dovecot of test/servers.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -319,5 +319,49 @@ mailboxes:
       /^wrong {2}FAIL {2}auth in auth: login refused at AUTH PLAIN: -ERR \[AUTH\] Authentication failed\. {2}total /,
     );
     assertNoCanary(result);
+  });
+});
+
+describe('pop3-monitor probe and the capability cache in state_dir', () => {
+  const stateDir = join(DIR, 'probe-state');
+  const yaml = (dir: string) => `state_dir: ${dir}
+mailboxes:
+  - name: alice
+    host: ${DOVECOT.host}
+    port: ${DOVECOT.tlsPort}
+    tls: implicit
+    tls_ca_file: ${DOVECOT.caFile}
+    username: ${USERS.alice.user}
+    password: ${USERS.alice.password}
+`;
+  const phasesOf = (result: RunResult) =>
+    (JSON.parse(result.stdout) as { phases: Record<string, number> }[])[0]?.phases ?? {};
+
+  it('asks CAPA once, remembers the answer in state_dir, and the next probe skips it', () => {
+    mkdirSync(stateDir, { recursive: true });
+    const config = writeConfig('cached.yaml', yaml(stateDir));
+    const first = cli(['probe', '--config', config, '--json']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.ok(phasesOf(first).capa !== undefined, 'the first probe did not ask CAPA');
+    const cache = JSON.parse(readFileSync(join(stateDir, 'capabilities.json'), 'utf8')) as Record<
+      string,
+      { before: string[] }
+    >;
+    assert.deepEqual(Object.keys(cache), [`${DOVECOT.host}:${DOVECOT.tlsPort}/implicit`]);
+    assert.ok(Object.values(cache)[0]?.before.includes('PIPELINING'));
+    const second = cli(['probe', '--config', config, '--json']);
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal(phasesOf(second).capa, undefined, 'the second probe asked CAPA again');
+    const element = (JSON.parse(second.stdout) as ProbeElement[])[0] as ProbeElement;
+    assert.equal(element.messages, ALICE.count);
+    assert.ok(element.capabilities.includes('PIPELINING'));
+  });
+
+  it('creates no state_dir that does not exist', () => {
+    const missing = join(DIR, 'no-such-state');
+    const result = cli(['probe', '--config', writeConfig('nostate.yaml', yaml(missing)), '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(phasesOf(result).capa !== undefined);
+    assert.equal(existsSync(missing), false);
   });
 });

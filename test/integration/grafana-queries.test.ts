@@ -6,12 +6,12 @@
  * (test/servers/start.sh) and dist/ (built when missing; $POP3_MONITOR_CLI overrides it).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { DOVECOT, USERS } from '../servers/env.js';
+import { DOVECOT, SMTP, USERS } from '../servers/env.js';
 import {
   type Child,
   cliCommand,
@@ -21,6 +21,7 @@ import {
   REPO_ROOT,
   requireBinary,
   startChild,
+  startPrometheus,
   waitFor,
 } from './shipping-support.js';
 
@@ -106,13 +107,18 @@ describe('dashboard JSON', () => {
       assert.deepEqual(v.datasource, DS, `variable ${v.name}`);
   });
 
-  test('has the job, instance and mailbox variables, each from label_values', () => {
+  test('has the job, instance, mailbox and server variables, each from label_values', () => {
     assert.deepEqual(
       dashboard.templating.list.map((v) => [v.name, v.type, v.definition]),
       [
         ['job', 'query', 'label_values(pop3_up, job)'],
         ['instance', 'query', 'label_values(pop3_up{job=~"$job"}, instance)'],
         ['mailbox', 'query', 'label_values(pop3_up{job=~"$job",instance=~"$instance"}, mailbox)'],
+        [
+          'server',
+          'query',
+          'label_values(pop3_phase_duration_seconds_count{job=~"$job",instance=~"$instance"}, server)',
+        ],
       ],
     );
   });
@@ -142,8 +148,11 @@ describe('dashboard JSON', () => {
       'pop3_messages',
       'pop3_size_bytes',
       'time() - pop3_oldest_message_timestamp_seconds',
-      'histogram_quantile(0.5, sum by (phase, le) (rate(pop3_probe_duration_seconds_bucket',
-      'histogram_quantile(0.95, sum by (phase, le) (rate(pop3_probe_duration_seconds_bucket',
+      'histogram_quantile(0.5, sum by (mailbox, le) (rate(pop3_probe_duration_seconds_bucket',
+      'histogram_quantile(0.95, sum by (mailbox, le) (rate(pop3_probe_duration_seconds_bucket',
+      'histogram_quantile(0.5, sum by (phase, le) (rate(pop3_phase_duration_seconds_bucket',
+      'histogram_quantile(0.95, sum by (phase, le) (rate(pop3_phase_duration_seconds_bucket',
+      'pop3_mailbox_phase_duration_seconds_bucket',
       'rate(pop3_probe_failures_total',
       'pop3_login_failures_total',
       '(pop3_tls_cert_expiry_timestamp_seconds',
@@ -151,12 +160,25 @@ describe('dashboard JSON', () => {
       'pop3_alert_outbox_pending',
       'pop3_probe_skipped_total',
       'time() - pop3_last_success_timestamp_seconds',
+      'histogram_quantile(0.95, sum by (loop, le) (rate(pop3_delivery_duration_seconds_bucket',
+      'time() - pop3_delivery_last_success_timestamp_seconds',
+      'increase(pop3_delivery_lost_total',
+      'pop3_delivery_send_failures_total',
+      'time() - pop3_expect_last_seen_timestamp_seconds',
     ]) {
       assert.ok(uses(needle), `no panel query uses ${needle}`);
     }
     const heatmap = dashboard.panels.find((p) => p.type === 'heatmap');
     assert.equal(heatmap?.targets?.[0]?.format, 'heatmap');
     assert.match(heatmap?.targets?.[0]?.expr ?? '', /pop3_probe_duration_seconds_bucket/);
+  });
+
+  test('no query asks for a phase label on a per-mailbox series or for phase="total"', () => {
+    for (const { panel, target } of panelTargets(dashboard)) {
+      assert.doesNotMatch(target.expr, /phase\s*[!=]~?\s*"total"/, panel.title);
+      if (target.expr.includes('pop3_probe_duration_seconds'))
+        assert.doesNotMatch(target.expr, /phase/, panel.title);
+    }
   });
 
   test('the provisioning copy is the same dashboard bound to the data source uid "prometheus"', () => {
@@ -184,7 +206,7 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
   let prometheus: Child | undefined;
   let promUrl = '';
   let instance = '';
-  const MAILBOXES = ['alice', 'alice-tls', 'empty', 'wrong-password'];
+  const MAILBOXES = ['alice', 'alice-tls', 'backing-off', 'empty', 'loop', 'wrong-password'];
 
   async function query(
     promql: string,
@@ -200,14 +222,14 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
   }
 
   before(async () => {
-    const prometheusBin = requireBinary('prometheus', '/usr/bin/prometheus', 'prometheus');
+    requireBinary('prometheus', '/usr/bin/prometheus', 'prometheus');
     ensureBuilt();
     dir = mkdtempSync(join(tmpdir(), 'pop3-grafana-'));
     const monitorPort = await freePort();
     instance = `127.0.0.1:${monitorPort}`;
     const mailbox = (
       name: string,
-      user: 'alice' | 'empty',
+      user: 'alice' | 'empty' | 'loop',
       tls: 'implicit' | 'starttls',
       password?: string,
     ) => ({
@@ -216,6 +238,24 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
       tls,
       username: USERS[user].user,
       password: password ?? USERS[user].password,
+    });
+    const flowLoop = (name: string, passwordFile: string) => ({
+      name,
+      schedule: '* * * * * *',
+      smtp: {
+        host: SMTP.host,
+        port: SMTP.submissionPort,
+        username: SMTP.user,
+        password_file: join(dir, passwordFile),
+        tls_ca_file: DOVECOT.caFile,
+        timeout: '5s',
+      },
+      from: `monitor@${SMTP.domain}`,
+      to: `${USERS.loop.user}@${SMTP.domain}`,
+      mailbox: 'loop',
+      deadline: '1m',
+      cleanup: true,
+      hmac_key_file: join(dir, 'loop-key'),
     });
     const config = {
       server: { listen: instance },
@@ -236,8 +276,28 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
           ...mailbox('wrong-password', 'empty', 'starttls', 'not-the-password'),
           auth_failure_backoff: '0s',
         },
+        // Backs off after its refused login: auth_backoff skips every second.
+        {
+          ...mailbox('backing-off', 'empty', 'implicit', 'not-the-password'),
+          auth_failure_backoff: '1h',
+        },
+        {
+          ...mailbox('loop', 'loop', 'starttls'),
+          expect: [{ name: 'probes', subject: '^pop3-monitor delivery probe', within: '1h' }],
+        },
       ],
+      // Mail flow: a loop through the test Postfix into the loop mailbox, one whose SMTP
+      // password is wrong (send failures), and a watch its probe messages match.
+      loops: [
+        flowLoop('grafana-loop', 'smtp-password'),
+        flowLoop('grafana-badauth', 'wrong-password'),
+      ],
+      // The opt-in per-mailbox phase panel needs its series too.
+      metrics: { mailbox_phases: true },
     };
+    writeFileSync(join(dir, 'smtp-password'), SMTP.password);
+    writeFileSync(join(dir, 'wrong-password'), 'not-the-smtp-password');
+    writeFileSync(join(dir, 'loop-key'), 'grafana-test-loop-key-0123456789');
     writeFileSync(join(dir, 'config.yaml'), JSON.stringify(config, null, 2));
     const cli = cliCommand();
     daemon = startChild(
@@ -256,31 +316,9 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
       { timeoutMs: 20_000, child: daemon },
     );
 
-    const promPort = await freePort();
-    promUrl = `http://127.0.0.1:${promPort}`;
-    mkdirSync(join(dir, 'tsdb'));
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      JSON.stringify({
-        global: { scrape_interval: '1s', evaluation_interval: '1s' },
-        rule_files: [RULES],
-        scrape_configs: [{ job_name: 'pop3-monitor', static_configs: [{ targets: [instance] }] }],
-      }),
-    );
-    prometheus = startChild(prometheusBin, [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--log.level=warn',
-    ]);
-    await waitFor(
-      'Prometheus to be ready',
-      async () => {
-        const r = await httpGet(`${promUrl}/-/ready`);
-        return r.status === 200 ? true : undefined;
-      },
-      { timeoutMs: 30_000, child: prometheus },
-    );
+    const started = await startPrometheus(dir, [instance], [RULES]);
+    promUrl = started.url;
+    prometheus = started.child;
     await waitFor(
       '5 successful scrapes of the daemon',
       async () => {
@@ -311,6 +349,7 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
       job: 'pop3-monitor',
       instance,
       mailbox: '.*',
+      server: '.*',
       __rate_interval: '10s',
       __interval: '5s',
       __range: '5m',
@@ -357,9 +396,16 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
       await labelValues('mailbox', `pop3_up{job=~"pop3-monitor",instance=~"${instance}"}`),
       MAILBOXES,
     );
+    assert.deepEqual(
+      await labelValues(
+        'server',
+        `pop3_phase_duration_seconds_count{job=~"pop3-monitor",instance=~"${instance}"}`,
+      ),
+      [`${DOVECOT.host}:${DOVECOT.plainPort}`, `${DOVECOT.host}:${DOVECOT.tlsPort}`].sort(),
+    );
   });
 
-  test('the daemon reports the wrong password as a login failure and the rest as up', async () => {
+  test('the daemon reports the wrong passwords as login failures and the rest as up', async () => {
     const up = await query('pop3_up{job="pop3-monitor"}');
     const byMailbox = Object.fromEntries(
       (up.result as { metric: { mailbox: string }; value: [number, string] }[]).map((s) => [
@@ -370,20 +416,23 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
     assert.deepEqual(byMailbox, {
       alice: '1',
       'alice-tls': '1',
+      'backing-off': '0',
       empty: '1',
+      loop: '1',
       'wrong-password': '0',
     });
     const firing = await waitFor(
       'Pop3LoginFailing to fire in Prometheus',
       async () => {
         const r = await query('ALERTS{alertname="Pop3LoginFailing",alertstate="firing"}');
-        return r.result.length > 0 ? r.result : undefined;
+        return r.result.length > 1 ? r.result : undefined;
       },
       { timeoutMs: 10_000 },
     );
+    // The one backing off fires on its auth_backoff skips (its failure counter stands still).
     assert.deepEqual(
-      (firing as { metric: { mailbox: string } }[]).map((s) => s.metric.mailbox),
-      ['wrong-password'],
+      (firing as { metric: { mailbox: string } }[]).map((s) => s.metric.mailbox).sort(),
+      ['backing-off', 'wrong-password'],
     );
   });
 });

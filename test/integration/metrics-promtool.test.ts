@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { it } from 'node:test';
+import { createFlowMetrics } from '../../src/metrics/flow-metrics.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { ProbeResult } from '../../src/probe/result.js';
 import { exampleMailboxConfig } from '../fixtures/mailbox-config.js';
@@ -71,7 +72,12 @@ it('renders pop3_ series for three mailboxes that promtool check metrics lints w
     `promtool not found at ${PROMTOOL}: install the Debian package "prometheus" (or set PROMTOOL)`,
   );
 
-  const metrics = createMetrics({ version: '0.1.0', configLoadedAtMs: 1_699_999_000_000 });
+  const metrics = createMetrics({
+    version: '0.1.0',
+    configLoadedAtMs: 1_699_999_000_000,
+    // The opt-in per-mailbox phase histograms are linted too.
+    mailboxPhases: true,
+  });
   metrics.setMailboxes([
     exampleMailboxConfig('support', { labels: { team: 'care', site: 'eu-1' } }),
     // A label value that needs escaping in the exposition format.
@@ -106,21 +112,69 @@ it('renders pop3_ series for three mailboxes that promtool check metrics lints w
     }),
   );
   metrics.recordSkip('archive', 'overlap');
+  metrics.recordProbe(
+    result('sales', {
+      success: false,
+      messages: null,
+      size_bytes: null,
+      uidl_count: null,
+      oldest_message_timestamp: null,
+      tls: null,
+      phases: { connect: 0.002, tls: 0.02, greeting: 0.001, auth: 1.2, total: 1.3 },
+      error: {
+        code: 'auth',
+        message: 'the server refused the credentials',
+        response: '-ERR [AUTH] no',
+        command: 'AUTH',
+        phase: 'auth',
+      },
+    }),
+  );
   metrics.setAlertFiring('unreachable', 'archive', 'critical', true);
   metrics.setAlertFiring('backlog', 'support', 'warning', true);
   metrics.recordNotification('sent');
   metrics.recordNotification('failed');
   metrics.setOutboxPending(1);
   metrics.recordReload(false, 1_700_000_100_000);
+  // Mail flow: a loop that delivered, lost one and failed to send one; a watch that matched.
+  const flow = createFlowMetrics(metrics.registry);
+  flow.setTargets(['support-loop'], [{ mailbox: 'support', expect: 'nightly' }]);
+  flow.recordSent('support-loop');
+  flow.recordDelivered('support-loop', 4.2, 1, 1_700_000_004_200);
+  flow.recordLost('support-loop');
+  flow.recordSendFailure('support-loop', 'connect');
+  flow.recordForged('support-loop');
+  flow.setExpectLastSeen({ mailbox: 'support', expect: 'nightly' }, 1_699_990_000_000);
+  metrics.setFlowAlertFiring(
+    'delivery_lost',
+    { mailbox: 'support', loop: 'support-loop' },
+    'critical',
+    true,
+  );
+  metrics.setFlowAlertFiring(
+    'expect_overdue',
+    { mailbox: 'support', expect: 'nightly' },
+    'critical',
+    true,
+  );
 
   const { body } = await metrics.render();
   // The input really carries our data, so a clean lint means something.
   for (const expected of [
-    'pop3_probe_duration_seconds_bucket{le="0.005",mailbox="support",site="eu-1",team="care",phase="connect"} 1',
+    'pop3_probe_duration_seconds_bucket{mailbox="support",site="eu-1",team="care",le="0.1"} 1',
+    'pop3_phase_duration_seconds_bucket{server="pop.example.com:995",phase="connect",le="0.005"} 3',
+    'pop3_phase_duration_seconds_count{server="192.0.2.7:110",phase="connect"} 2',
+    'pop3_mailbox_phase_duration_seconds_count{mailbox="support",site="eu-1",team="care",phase="tls"} 1',
+    'pop3_login_failures_total{mailbox="sales",site="",team="sales \\"EMEA\\"\\\\west",reason="auth"} 1',
+    'pop3_tls_insecure{mailbox="sales",site="",team="sales \\"EMEA\\"\\\\west"} 1',
     'pop3_up{mailbox="archive",site="",team=""} 0',
     'pop3_messages{mailbox="sales",site="",team="sales \\"EMEA\\"\\\\west"} 0',
     'pop3_probe_failures_total{mailbox="archive",site="",team="",reason="timeout"} 1',
     'pop3_alerts_firing{mailbox="archive",site="",team="",rule="unreachable",severity="critical"} 1',
+    'pop3_delivery_duration_seconds_bucket{le="5",loop="support-loop"} 1',
+    'pop3_delivery_send_failures_total{loop="support-loop",reason="connect"} 1',
+    'pop3_expect_last_seen_timestamp_seconds{mailbox="support",expect="nightly"} 1699990000',
+    'pop3_alerts_firing{loop="support-loop",rule="delivery_lost",severity="critical"} 1',
   ]) {
     assert.ok(body.includes(expected), `missing from the exposition: ${expected}`);
   }

@@ -19,7 +19,7 @@ const RULE_TESTS = join(PROM_DIR, 'pop3-monitor.rules.test.yml');
 const PROMETHEUS_YML = join(PROM_DIR, 'prometheus.yml');
 const ALERTMANAGER_YML = join(REPO_ROOT, 'config', 'alertmanager', 'alertmanager.yml');
 
-/** The alerts the issue asks for, plus Pop3ProbesOverlapping. */
+/** The alerts the issue asks for, plus Pop3ProbesOverlapping and, for mail flow, Pop3DeliveryLost. */
 const EXPECTED_ALERTS = [
   'Pop3MailboxDown',
   'Pop3LoginFailing',
@@ -30,11 +30,14 @@ const EXPECTED_ALERTS = [
   'Pop3AlertOutboxStuck',
   'Pop3ConfigReloadFailed',
   'Pop3ProbesOverlapping',
+  'Pop3DeliveryLost',
 ];
 
 const EXPECTED_RECORDS = [
   'pop3:probe_duration_seconds:p50',
   'pop3:probe_duration_seconds:p95',
+  'pop3:phase_duration_seconds:p50',
+  'pop3:phase_duration_seconds:p95',
   'pop3:oldest_message_age_seconds',
   'pop3:tls_cert_expiry_days',
   'pop3:last_success_age_seconds',

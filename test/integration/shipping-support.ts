@@ -4,7 +4,7 @@
  * answers, and locating the binaries these tests drive.
  */
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -198,17 +198,53 @@ export function cliCommand(): { args: string[]; path: string } {
 
 /**
  * Builds dist/ (npm run build) when dist/cli.js is missing; throws with tsc's output if it
- * fails. --noEmitOnError: a failed build leaves no half-built dist/ that a later run would
- * take for a good one.
+ * fails. The build type-checks first and writes nothing on an error, so no half-built dist/
+ * is left for a later run to take for a good one.
  */
 export function ensureBuilt(): void {
   if (process.env.POP3_MONITOR_CLI !== undefined || existsSync(join(REPO_ROOT, 'dist', 'cli.js')))
     return;
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const built = run(npm, ['run', 'build', '--silent', '--', '--noEmitOnError'], {
+  const built = run(npm, ['run', 'build', '--silent'], {
     timeoutMs: 300_000,
   });
   if (built.status !== 0 || !existsSync(join(REPO_ROOT, 'dist', 'cli.js'))) {
     throw new Error(`npm run build failed (exit ${built.status}):\n${built.stdout}${built.stderr}`);
   }
+}
+
+/**
+ * A real Prometheus (Debian's /usr/bin/prometheus) in `dir`, scraping `targets` every
+ * second as job "pop3-monitor", with `ruleFiles` evaluated every second; resolves once it
+ * answers /-/ready. Its base URL and the child, to stop.
+ */
+export async function startPrometheus(
+  dir: string,
+  targets: string[],
+  ruleFiles: string[] = [],
+): Promise<{ url: string; child: Child }> {
+  const bin = requireBinary('prometheus', '/usr/bin/prometheus', 'prometheus');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  mkdirSync(join(dir, 'tsdb'), { recursive: true });
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    JSON.stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      rule_files: ruleFiles,
+      scrape_configs: [{ job_name: 'pop3-monitor', static_configs: [{ targets }] }],
+    }),
+  );
+  const child = startChild(bin, [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ]);
+  await waitFor(
+    'Prometheus to be ready',
+    async () => ((await httpGet(`${url}/-/ready`)).status === 200 ? true : undefined),
+    { timeoutMs: 30_000, child },
+  );
+  return { url, child };
 }

@@ -55,7 +55,12 @@ const MINUTE = 60_000;
 /** What each valid fixture proves (its first comment line), checked on the loaded config. */
 const VALID: Record<string, (config: Config) => void> = {
   'builtin-rule-name-reuse.yaml': (c) => {
-    assert.deepEqual(c.alerting.builtin_rules, { login_failed: true, unreachable: false });
+    assert.deepEqual(c.alerting.builtin_rules, {
+      login_failed: true,
+      unreachable: false,
+      delivery_lost: true,
+      expect_overdue: true,
+    });
     assert.deepEqual(
       c.alerting.rules.map((r) => [r.name, r.metric, r.op, r.value, r.severity]),
       [['unreachable', 'consecutive_failures', '>=', 10, 'critical']],
@@ -137,6 +142,37 @@ const VALID: Record<string, (config: Config) => void> = {
     );
     assert.deepEqual(c.alerting.alertmanager, { urls: ['http://127.0.0.1:9093'], timeout: 5_000 });
   },
+  'loops.yaml': (c) => {
+    const m = c.mailboxes[0];
+    assert.equal(m?.max_new_messages, 50);
+    assert.deepEqual(m?.expect, [
+      {
+        name: 'nightly-backup',
+        from: 'backup@example\\.com',
+        subject: '^Backup (OK|réussi)',
+        within: 26 * 60 * MINUTE,
+      },
+    ]);
+    const l = c.loops[0];
+    assert.deepEqual(
+      [l?.name, l?.schedule, l?.from, l?.to, l?.mailbox, l?.deadline, l?.cleanup],
+      [
+        'support-loop',
+        '0 */5 * * * *',
+        'monitor@example.com',
+        'support@example.com',
+        'support',
+        10 * MINUTE,
+        true,
+      ],
+    );
+    assert.deepEqual(
+      [l?.smtp.host, l?.smtp.port, l?.smtp.username, l?.smtp.password?.reveal()],
+      ['smtp.example.com', 587, 'monitor@example.com', 'canary-smtp-0451'],
+    );
+    assert.equal(l?.hmac_key.reveal(), 'fixture-loop-hmac-key-0451-abcdef');
+    assert.ok(l?.hmac_key_file.endsWith('/secrets/loop-key'), l?.hmac_key_file);
+  },
   'minimal.yaml': (c) => {
     const m = c.mailboxes[0];
     assert.deepEqual(
@@ -148,12 +184,24 @@ const VALID: Record<string, (config: Config) => void> = {
       [15 * MINUTE, false, {}],
     );
     assert.deepEqual(c.scheduler, { max_concurrent_probes: 64, max_concurrent_per_host: 4 });
-    assert.deepEqual(c.alerting.builtin_rules, { login_failed: true, unreachable: true });
+    assert.deepEqual(c.alerting.builtin_rules, {
+      login_failed: true,
+      unreachable: true,
+      delivery_lost: true,
+      expect_overdue: true,
+    });
+    assert.deepEqual([m?.max_new_messages, m?.expect, c.loops], [20, [], []]);
     assert.equal(c.alerting.repeat_interval, 4 * 60 * MINUTE);
   },
   'no-rules-no-recipients.yaml': (c) => {
     assert.deepEqual([c.alerting.smtp?.host, c.alerting.to], ['smtp.example.com', []]);
-    assert.deepEqual(c.alerting.builtin_rules, { login_failed: false, unreachable: false });
+    // The mail-flow built-ins stay on: they apply only to loops and watches, and there are none.
+    assert.deepEqual(c.alerting.builtin_rules, {
+      login_failed: false,
+      unreachable: false,
+      delivery_lost: true,
+      expect_overdue: true,
+    });
   },
   'oauth2-generic-loopback-http.yaml': (c) => {
     const o = c.mailboxes[0]?.oauth2;

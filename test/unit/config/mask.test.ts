@@ -136,6 +136,8 @@ describe('maskedConfig', () => {
           auth_failure_backoff: '1h',
           labels: { env: 'prod', team: 'support' },
           oauth2: null,
+          max_new_messages: 20,
+          expect: [],
         },
         {
           name: 'oauth',
@@ -156,8 +158,11 @@ describe('maskedConfig', () => {
           auth_failure_backoff: '1h',
           labels: { env: 'prod' },
           oauth2: null,
+          max_new_messages: 20,
+          expect: [],
         },
       ],
+      loops: [],
       alerting: {
         smtp: {
           host: 'smtp.example.com',
@@ -177,7 +182,12 @@ describe('maskedConfig', () => {
         group_wait: '30s',
         send_resolved: false,
         external_url: 'https://grafana.example.com/d/pop3',
-        builtin_rules: { login_failed: true, unreachable: false },
+        builtin_rules: {
+          login_failed: true,
+          unreachable: false,
+          delivery_lost: true,
+          expect_overdue: true,
+        },
         rules: [
           {
             name: 'backlog',
@@ -192,6 +202,7 @@ describe('maskedConfig', () => {
         ],
         alertmanager: { urls: ['http://127.0.0.1:9093'], timeout: '5s' },
       },
+      metrics: { mailbox_phases: true },
     });
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatIssue } from '../../../src/config/config-error.js';
 import { ConfigError, parseConfig } from '../../../src/config/load.js';
-import { RESERVED_LABELS } from '../../../src/config/schema.js';
+import { OWN_LABEL_NAMES } from '../../../src/metrics/label-names.js';
 
 /*
  * The schema's rules one field at a time, on config text: the value a field takes from
@@ -92,7 +92,7 @@ describe('schema: mailbox fields', () => {
     assert.deepEqual(problems(text('labels: { __team: x }')), [
       'mailboxes[0].labels.__team: label names starting with __ are reserved',
     ]);
-    for (const name of RESERVED_LABELS)
+    for (const name of OWN_LABEL_NAMES)
       assert.deepEqual(
         problems(text(`labels: { ${name}: x }`)),
         [`mailboxes[0].labels.${name}: this label name is used by pop3-monitor itself`],
@@ -154,7 +154,12 @@ describe('schema: rules, alerting and the monitor itself', () => {
       [alerting.repeat_interval, alerting.group_wait, alerting.send_resolved],
       [4 * 3_600_000, 10_000, true],
     );
-    assert.deepEqual(alerting.builtin_rules, { login_failed: false, unreachable: true });
+    assert.deepEqual(alerting.builtin_rules, {
+      login_failed: false,
+      unreachable: true,
+      delivery_lost: true,
+      expect_overdue: true,
+    });
     assert.deepEqual(alerting.alertmanager, {
       urls: ['http://a:9093', 'https://b:9093'],
       timeout: 10_000,

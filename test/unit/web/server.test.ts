@@ -1,67 +1,20 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { Secret } from '../../../src/secret.js';
+import type { WebBackend } from '../../../src/web/routes.js';
 import {
   type HttpServer,
-  type HttpServerOptions,
   MAX_BODY_BYTES,
   parseListenAddress,
   startHttpServer,
-} from '../../../src/metrics/server.js';
-import { Secret } from '../../../src/secret.js';
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function call(
-  server: HttpServer,
-  method: string,
-  path: string,
-  options: { headers?: Record<string, string>; body?: Buffer; agent?: Agent } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: server.address.port,
-        method,
-        path,
-        headers: options.headers,
-        agent: options.agent ?? false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
-
-const EXPOSITION = '# HELP pop3_up x\n# TYPE pop3_up gauge\npop3_up{mailbox="a"} 1\n';
-const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-function options(overrides: Partial<HttpServerOptions> = {}): HttpServerOptions {
-  return {
-    listen: '127.0.0.1:0',
-    render: async () => ({ contentType: PROM_TYPE, body: EXPOSITION }),
-    isReady: () => true,
-    reload: async () => ({ ok: true }),
-    ...overrides,
-  };
-}
+} from '../../../src/web/server.js';
+import {
+  call,
+  EXPOSITION,
+  serverOptions as options,
+  PROM_TYPE,
+} from '../../fixtures/web-backend.js';
 
 function basic(user: string, password: string): Record<string, string> {
   return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
@@ -84,7 +37,7 @@ describe('parseListenAddress', () => {
 
 describe('startHttpServer', () => {
   let ready = false;
-  let reloadOutcome: Awaited<ReturnType<HttpServerOptions['reload']>> = { ok: true };
+  let reloadOutcome: Awaited<ReturnType<WebBackend['reload']>> = { ok: true };
   let reloads = 0;
   let server: HttpServer;
 
@@ -117,7 +70,8 @@ describe('startHttpServer', () => {
   it('answers HEAD /metrics with the headers of GET and no body', async () => {
     const reply = await call(server, 'HEAD', '/metrics');
     assert.equal(reply.status, 200);
-    assert.equal(reply.headers['content-length'], String(Buffer.byteLength(EXPOSITION)));
+    assert.equal(reply.headers['content-type'], PROM_TYPE);
+    assert.equal(reply.headers['content-encoding'], undefined);
     assert.equal(reply.body, '');
   });
 
@@ -165,11 +119,11 @@ describe('startHttpServer', () => {
     assert.equal(reply.headers.allow, 'GET, HEAD');
   });
 
-  it('serves a small HTML page on / that links the metrics', async () => {
+  it('serves the status page on / that links the metrics', async () => {
     const reply = await call(server, 'GET', '/');
     assert.equal(reply.status, 200);
     assert.equal(reply.headers['content-type'], 'text/html; charset=utf-8');
-    assert.match(reply.body, /<a href="metrics">Metrics<\/a>/);
+    assert.match(reply.body, /<a href="metrics">metrics<\/a>/);
   });
 
   it('answers 404 for any other path', async () => {
@@ -199,9 +153,13 @@ describe('startHttpServer failures', () => {
   it('answers 500 with a short text when rendering fails', async () => {
     const server = await startHttpServer(
       options({
-        render: async () => {
-          throw new Error('collector exploded with details');
-        },
+        exposition: () => ({
+          contentType: PROM_TYPE,
+          chunks: (async function* () {
+            yield* [];
+            throw new Error('collector exploded with details');
+          })(),
+        }),
       }),
     );
     try {
@@ -341,11 +299,14 @@ describe('startHttpServer close', () => {
     });
     const server = await startHttpServer(
       options({
-        render: async () => {
-          rendering();
-          await gate;
-          return { contentType: PROM_TYPE, body: EXPOSITION };
-        },
+        exposition: () => ({
+          contentType: PROM_TYPE,
+          chunks: (async function* () {
+            rendering();
+            await gate;
+            yield EXPOSITION;
+          })(),
+        }),
       }),
     );
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
