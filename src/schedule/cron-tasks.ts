@@ -19,6 +19,24 @@ function nextRuns(task: ScheduledTask, count: number): number[] {
   }
 }
 
+/**
+ * The next `count` matches of `expr` from now (ms), as node-cron fires them; none when
+ * node-cron cannot read the expression or finds no match.
+ */
+export function nextMatches(expr: string, count: number, timezone?: string): number[] {
+  let task: ScheduledTask;
+  try {
+    task = cron.createTask(expr, () => undefined, timezone ? { timezone } : {});
+  } catch {
+    return [];
+  }
+  try {
+    return nextRuns(task, count);
+  } finally {
+    void task.destroy();
+  }
+}
+
 interface Group<T> {
   readonly task: ScheduledTask;
   readonly members: Set<T>;
@@ -82,9 +100,8 @@ export class CronTasks<T> {
   /** The time between the next two matches of `expr` from now; Infinity when there are none. */
   intervalMs(expr: string): number {
     const own = this.#groups.get(expr)?.task;
-    const task = own ?? this.#create(expr);
-    const [first, second] = nextRuns(task, 2);
-    if (own === undefined) void task.destroy();
+    const [first, second] =
+      own === undefined ? nextMatches(expr, 2, this.#options.timezone) : nextRuns(own, 2);
     return first !== undefined && second !== undefined ? second - first : Number.POSITIVE_INFINITY;
   }
 
