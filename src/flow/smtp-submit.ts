@@ -2,6 +2,7 @@ import type { NodemailerError, SendMailOptions, SMTPTransportOptions } from 'nod
 import nodemailer from 'nodemailer';
 import { smtpTransportOptions } from '../alerts/email.js';
 import type { LoopConfig } from '../config/schema.js';
+import { CodedError } from '../errors.js';
 import type { Reason } from '../pop3/errors.js';
 import { secretMasker } from '../secret.js';
 import { PROBE_HEADER, type ProbeStamp, probeHeaderValue } from './probe-header.js';
@@ -21,15 +22,8 @@ export interface SubmitTransport {
 
 export type TransportFactory = (options: SMTPTransportOptions) => SubmitTransport;
 
-export class SubmitError extends Error {
-  override readonly name = 'SubmitError';
-  readonly code: Reason;
-
-  constructor(code: Reason, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+/** Why a probe message was not submitted, in the probe's closed set of reasons. */
+export class SubmitError extends CodedError<Reason> {}
 
 function domainOf(address: string): string {
   const match = /@([A-Za-z0-9.-]+)>?\s*$/.exec(address);
