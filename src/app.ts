@@ -123,6 +123,8 @@ export class App {
   /** OAuth2 access tokens, shared by the mailboxes of one client; kept across reloads. */
   readonly #tokens: TokenSource;
   readonly #scheduler: Scheduler;
+  /** The auth backoff and LOGIN-DELAY policy the scheduled probes pass through. */
+  readonly #gate: ProbeGate;
   readonly #engine: AlertEngine;
   readonly #flow: MailFlow;
   #outbox: Outbox;
@@ -204,7 +206,7 @@ export class App {
       transcript: true,
     };
     const schedulerLog = this.#log.child({ component: 'scheduler' });
-    const gate = new ProbeGate({
+    this.#gate = new ProbeGate({
       clock: this.#clock,
       logger: schedulerLog,
       intervalMs: (schedule) => this.#scheduler.intervalMs(schedule),
@@ -217,10 +219,10 @@ export class App {
         this.#watchdog.progress(this.#clock.now());
         return probeMailbox(mailbox, deps);
       },
-      admit: (mailbox) => gate.admit(mailbox),
+      admit: (mailbox) => this.#gate.admit(mailbox),
       onResult: (result, mailbox) => {
         this.#watchdog.progress(this.#clock.now());
-        gate.observe(mailbox, result);
+        this.#gate.observe(mailbox, result);
         this.#onResult(result);
       },
       onSkip: (mailbox, reason) => {
@@ -248,13 +250,10 @@ export class App {
     return this.#ready;
   }
 
-  /** Why the mailbox waits before its next login, or null: the scheduler's auth backoff. */
-  #backingOff(mailbox: MailboxConfig, last: ProbeResult): string | null {
-    if (last.error?.code !== 'auth' || mailbox.auth_failure_backoff <= 0) return null;
-    const until = last.started_at * 1000 + mailbox.auth_failure_backoff;
-    const left = until - this.#clock.now();
-    if (left <= 0) return null;
-    return `backing off after a refused login for ${Math.ceil(left / 1000)}s more (auth_failure_backoff)`;
+  /** Why the mailbox waits before its next login, or null: the probe gate's auth backoff. */
+  #heldBack(name: string): string | null {
+    const mailbox = this.#scheduler.mailbox(name);
+    return mailbox === undefined ? null : this.#gate.heldBack(mailbox);
   }
 
   /** Why the process is not healthy (the scheduler stopped making progress), or null. */
@@ -392,7 +391,7 @@ export class App {
         exposition: () => this.metrics.exposition(),
         health: () => this.health(),
         reload: () => this.reload(),
-        heldBack: (mailbox, last) => this.#backingOff(mailbox, last),
+        heldBack: (name) => this.#heldBack(name),
         runNow: async (name) => (await this.#scheduler.runNow([name]))[0],
       }),
       auth:

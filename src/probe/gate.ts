@@ -46,11 +46,20 @@ export class ProbeGate {
 
   /** Why a scheduled probe of `mailbox` should not run now; null: let it run. */
   admit(mailbox: GatedMailbox): SkipReason | null {
+    return this.#backoffLeftMs(mailbox) > 0 ? 'auth_backoff' : null;
+  }
+
+  /** Why a login to `mailbox` must wait now, as an operator reads it; null: it need not. */
+  heldBack(mailbox: GatedMailbox): string | null {
+    const left = this.#backoffLeftMs(mailbox);
+    if (left <= 0) return null;
+    return `backing off after a refused login for ${Math.ceil(left / 1000)}s more (auth_failure_backoff)`;
+  }
+
+  #backoffLeftMs(mailbox: GatedMailbox): number {
     const failedAt = this.#states.get(mailbox)?.authFailedAt;
-    if (failedAt === undefined) return null;
-    return this.#options.clock.now() - failedAt < mailbox.auth_failure_backoff
-      ? 'auth_backoff'
-      : null;
+    if (failedAt === undefined) return 0;
+    return failedAt + mailbox.auth_failure_backoff - this.#options.clock.now();
   }
 
   /** Learns from the result of a probe that ran with `mailbox`. */

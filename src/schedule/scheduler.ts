@@ -111,6 +111,14 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     return this.#queue.waiting;
   }
 
+  /**
+   * The config object the scheduler runs `name` with (kept across reloads that leave it
+   * unchanged: state kept per config object belongs to this one), or undefined.
+   */
+  mailbox(name: string): M | undefined {
+    return this.#states.get(name)?.config;
+  }
+
   /** The time between the next two matches of a schedule (Infinity when it never fires). */
   intervalMs(schedule: string): number {
     return this.#cron.intervalMs(schedule);

@@ -70,6 +70,26 @@ describe('ProbeGate auth backoff', () => {
     assert.equal(h.gate.admit(m), null);
   });
 
+  it('says how long a login must still wait, for /probe; nothing once the backoff ran out or is off', async () => {
+    const h = setup();
+    const m = mailbox();
+    assert.equal(h.gate.heldBack(m), null);
+    h.gate.observe(m, failed('auth'));
+    const note = (s: number) =>
+      `backing off after a refused login for ${s}s more (auth_failure_backoff)`;
+    assert.equal(h.gate.heldBack(m), note(900));
+    await h.clock.advance(15 * MINUTE - 1001);
+    assert.equal(h.gate.heldBack(m), note(2));
+    await h.clock.advance(1000);
+    assert.equal(h.gate.heldBack(m), note(1));
+    await h.clock.advance(1);
+    assert.equal(h.gate.heldBack(m), null);
+    const off = mailbox({ auth_failure_backoff: 0 });
+    h.gate.observe(off, failed('auth'));
+    assert.equal(h.gate.heldBack(off), null);
+    assert.equal(h.gate.admit(off), null);
+  });
+
   it('is neither started nor cleared by other failures', async () => {
     const h = setup();
     const m = mailbox();
