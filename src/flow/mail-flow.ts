@@ -354,10 +354,7 @@ export class MailFlow {
         }
       } catch (error) {
         this.#o.logger.error(
-          {
-            event: 'flow_state_save_failed',
-            error: error instanceof Error ? error.message : String(error),
-          },
+          { event: 'flow_state_save_failed', err: error },
           'mail flow state not saved',
         );
       }
