@@ -177,14 +177,19 @@ export function classifySmtpError(err: unknown): 'temporary' | 'permanent' {
   return typeof e.code === 'string' && CONFIG_ERROR_CODES.has(e.code) ? 'permanent' : 'temporary';
 }
 
-function toSendError(err: unknown, redact: (text: string) => string): SendError {
+/**
+ * What a nodemailer failure says, on one line and masked: its message with the code, the
+ * command and the server's reply code. Errors built from it carry no `cause`: the raw
+ * error holds the server's reply verbatim, and a hostile or buggy server may echo
+ * credentials there.
+ */
+export function smtpErrorText(err: unknown, redact: (text: string) => string): string {
   const e = (err ?? {}) as NodemailerError;
   const details = [e.code, e.command, e.responseCode].filter((d) => d !== undefined).join(' ');
   const message = err instanceof Error ? err.message : String(err);
-  // No `cause`: the raw error holds the server's reply verbatim, and a hostile or buggy
-  // server may echo credentials there. Everything useful is in the redacted message.
-  return new SendError(
-    classifySmtpError(err),
-    redact(`smtp: ${message}${details === '' ? '' : ` (${details})`}`),
-  );
+  return redact(`smtp: ${message}${details === '' ? '' : ` (${details})`}`);
+}
+
+function toSendError(err: unknown, redact: (text: string) => string): SendError {
+  return new SendError(classifySmtpError(err), smtpErrorText(err, redact));
 }

@@ -1,6 +1,6 @@
 import type { NodemailerError, SendMailOptions, SMTPTransportOptions } from 'nodemailer';
 import nodemailer from 'nodemailer';
-import { smtpTransportOptions } from '../alerts/email.js';
+import { smtpErrorText, smtpTransportOptions } from '../alerts/email.js';
 import type { LoopConfig } from '../config/schema.js';
 import { CodedError } from '../errors.js';
 import type { Reason } from '../pop3/errors.js';
@@ -99,13 +99,7 @@ export async function submitProbe(
     }
   } catch (err) {
     if (err instanceof SubmitError) throw err;
-    const e = (err ?? {}) as NodemailerError;
-    const details = [e.code, e.command, e.responseCode].filter((d) => d !== undefined).join(' ');
-    const message = err instanceof Error ? err.message : String(err);
-    throw new SubmitError(
-      submitReason(err),
-      redact(`smtp: ${message}${details === '' ? '' : ` (${details})`}`),
-    );
+    throw new SubmitError(submitReason(err), smtpErrorText(err, redact));
   } finally {
     transport.close();
   }
