@@ -154,7 +154,7 @@ async function probeCommand(
     mailboxes.map((m) => probeMailbox(m, { capabilityCache, tokens })),
   );
   try {
-    if (stateDir) capabilityCache.save();
+    if (stateDir) await capabilityCache.save();
   } catch (error) {
     process.stderr.write(
       `warning: could not save the capability cache in ${config.state_dir}: ${(error as Error).message}\n`,
