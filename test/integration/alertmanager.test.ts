@@ -263,7 +263,7 @@ describe('alerts in a real Alertmanager', { concurrency: true }, () => {
         'the warning about the URL that is down',
         (l) => l.event === 'alertmanager_post_failed',
       );
-      assert.equal(warning.error, `${down}/api/v2/alerts: fetch failed (ECONNREFUSED)`);
+      assert.equal(warning.err, `${down}/api/v2/alerts: fetch failed (ECONNREFUSED)`);
     } finally {
       await daemon.stop();
     }
