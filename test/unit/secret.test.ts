@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { MASK, maskSecrets, Secret } from '../../src/secret.js';
+import { MASK, maskSecrets, Secret, secretMasker } from '../../src/secret.js';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
@@ -51,5 +51,27 @@ describe('maskSecrets', () => {
     const text = '-ERR [AUTH] Authentication failed (QUJD is base64)';
     assert.equal(maskSecrets(text, [new Secret('abc-secret'), undefined]), text);
     assert.equal(maskSecrets(text, []), text);
+  });
+
+  it('masks the longer of two secrets that start alike whole, and only what matches', () => {
+    assert.equal(maskSecrets('x abcdef y', ['abc', 'abcdef']), 'x *** y');
+    assert.equal(maskSecrets('x abcdef y', ['abcdef', 'abc']), 'x *** y');
+    // Same first three characters, different secret: not masked.
+    assert.equal(maskSecrets('-ERR abcxyz', ['abcdef']), '-ERR abcxyz');
+  });
+
+  it('masks a 3-character secret that ends the text', () => {
+    assert.equal(maskSecrets('you sent: abc', ['abc']), 'you sent: ***');
+  });
+
+  it('decodes a blob too short for the longest secret when it can hold a shorter one', () => {
+    const blob = b64('\0me\0abc');
+    assert.equal(maskSecrets(`-ERR ${blob}`, ['abc', 'a-much-longer-secret-value']), '-ERR ***');
+  });
+
+  it('prepares a list once: the same list gives the same masker', () => {
+    const list = ['hunter22'];
+    assert.equal(secretMasker(list), secretMasker(list));
+    assert.notEqual(secretMasker(list), secretMasker(['hunter22']));
   });
 });
