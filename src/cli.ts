@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from './config/config-error.js';
 import type { Config } from './config/schema.js';
 import { inShard, parseShard, type Shard, ShardError } from './shard.js';
+import { WebConfigError } from './web/web-config-error.js';
 
 // Node 22+ keeps the compiled code of the modules loaded from here on in a cache on disk
 // (os.tmpdir() unless NODE_COMPILE_CACHE says otherwise), so the next start compiles
@@ -31,6 +32,9 @@ Options:
   --mailbox NAME, -m NAME  probe only this mailbox (repeatable)
   --json                   machine-readable output (probe)
   --shard I/N              run only this shard of the mailboxes (run, probe)
+  --web.config.file FILE   HTTPS, client certificates and bcrypt users for the HTTP
+                           endpoints, in the Prometheus exporters' web config format
+                           (run, check-config; default: server.web_config_file)
   --log-format json|pretty log format (default json; $POP3_MONITOR_LOG_FORMAT)
 
 Environment:
@@ -64,6 +68,7 @@ function parse(argv: string[]) {
         shard: { type: 'string' },
         'log-format': { type: 'string' },
         listen: { type: 'string' },
+        'web.config.file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -78,6 +83,17 @@ async function requireConfig(value: string | undefined): Promise<Config> {
   const path = resolveConfigPath(value, process.env);
   if (!path) throw new UsageError('no config file: pass --config FILE or set POP3_MONITOR_CONFIG');
   return loadConfig(path, { env: process.env });
+}
+
+/** The web configuration: --web.config.file, else server.web_config_file; none when neither. */
+async function requireWebSettings(
+  config: Config,
+  flag: string | undefined,
+): Promise<import('./web/web-config-load.js').WebSettings | undefined> {
+  const path = flag !== undefined && flag !== '' ? flag : config.server.web_config_file;
+  if (path === undefined) return undefined;
+  const { loadWebConfig } = await import('./web/web-config-load.js');
+  return loadWebConfig(path);
 }
 
 async function probeCommand(
@@ -153,13 +169,24 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'check-config': {
       const config = await requireConfig(values.config);
-      const [{ configWarnings }, { maskedConfig }] = await Promise.all([
+      const web = await requireWebSettings(config, values['web.config.file']);
+      const [{ configWarnings }, { maskedConfig }, { describeWebSettings }] = await Promise.all([
         import('./config/load.js'),
         import('./config/mask.js'),
+        import('./web/web-config-describe.js'),
       ]);
-      for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
-      process.stdout.write(`${JSON.stringify(maskedConfig(config), null, 2)}\n`);
+      const warnings = [...configWarnings(config)];
+      const shown = maskedConfig(config) as Record<string, unknown>;
+      if (web !== undefined) {
+        const described = describeWebSettings(web, Date.now());
+        warnings.push(...described.warnings);
+        shown.web_config = described.shown;
+      }
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
       process.stderr.write(`config OK: ${config.mailboxes.length} mailbox(es)\n`);
+      if (web !== undefined)
+        process.stderr.write(`web config OK: ${describeWebSettings(web, Date.now()).summary}\n`);
       return 0;
     }
     case 'probe': {
@@ -171,8 +198,10 @@ export async function main(argv: string[]): Promise<number> {
       // Parsed here too so a bad --shard is a usage error (exit 2) before anything starts.
       if (values.shard !== undefined) parseShard(values.shard);
       const config = await requireConfig(values.config);
+      // Read before anything starts: an invalid file is a config error (exit 2).
+      const web = await requireWebSettings(config, values['web.config.file']);
       const { runDaemon } = await import('./daemon.js');
-      return runDaemon(config, { shard: values.shard, version: packageVersion() });
+      return runDaemon(config, { shard: values.shard, version: packageVersion(), web });
     }
     case 'demo': {
       const { runDemo } = await import('./demo/demo.js');
@@ -188,7 +217,10 @@ async function entry(): Promise<void> {
   try {
     code = await main(process.argv.slice(2));
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof WebConfigError) {
+      process.stderr.write(`invalid web config ${error.source ?? ''}:\n${error.message}\n`);
+      code = 2;
+    } else if (error instanceof ConfigError) {
       process.stderr.write(`invalid config:\n${error.message}\n`);
       code = 2;
     } else if (error instanceof UsageError) {

@@ -4,12 +4,15 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { parseShard } from './shard.js';
+import type { WebSettings } from './web/web-config-load.js';
 
 export interface DaemonOptions {
   version: string;
   /** --shard I/N or auto/N; overrides config.shard. */
   shard?: string | undefined;
   logger?: Logger;
+  /** The web configuration file's settings, read (and validated) before the start. */
+  web?: WebSettings | undefined;
 }
 
 /**
@@ -53,6 +56,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     logger: log,
     shard,
     reloadConfig: source ? () => loadConfig(source, { env: process.env }) : undefined,
+    web: options.web,
   });
   return new Promise<number>((resolve) => {
     let finished = false;

@@ -1,8 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Secret } from '../secret.js';
+import { answerHeaders } from '../web/browser-safety.js';
+import { type RefusalReason, RequestGuard } from '../web/request-guard.js';
+import { createWebServer, type RequestHandler } from '../web/tls-server.js';
+import type { WebSettings } from '../web/web-config-load.js';
 import type { Exposition } from './metrics.js';
 import { acceptsGzip, createMetricsStreamer } from './metrics-stream.js';
 
@@ -17,7 +20,6 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** On close(), requests in progress get this long before their sockets are destroyed. */
 const CLOSE_GRACE_MS = 2_000;
-const REALM = 'pop3-monitor';
 
 export interface HttpServerOptions {
   /** "host:port", "[::1]:9469", or ":9469" for every interface; port 0 picks a free one. */
@@ -27,13 +29,26 @@ export interface HttpServerOptions {
   /** Config loaded and the first round of probes attempted. */
   isReady(): boolean;
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
-  /** When set, every endpoint but /healthz requires one of these credentials. */
+  /** When set, every endpoint but /healthz and /readyz requires one of these credentials. */
   auth?: { basic?: { username: string; password: Secret }; bearer?: Secret };
+  /**
+   * The web configuration file's settings (TLS, client certificates, bcrypt users, headers,
+   * rate limit); without them plain HTTP with `auth` only.
+   */
+  web?: WebSettings | undefined;
+  /** Each request refused (401, 403, 429), by reason: a metric. */
+  onRefused?: (reason: RefusalReason) => void;
+  /** Each TLS connection that failed its handshake or whose client certificate was refused. */
+  onTlsRefused?: () => void;
   logger?: Logger;
 }
 
 export interface HttpServer {
   address: { host: string; port: number };
+  /** Whether it speaks TLS. */
+  tls: boolean;
+  /** New web configuration settings: new connections and requests follow them. */
+  applyWeb(next: WebSettings): void;
   /** Stops listening and ends every connection, idle keep-alive ones included. */
   close(): Promise<void>;
 }
@@ -51,41 +66,6 @@ export function parseListenAddress(listen: string): { host: string | undefined; 
   return { host: host === '' ? undefined : host, port };
 }
 
-/** Equal-time comparison: both sides hashed first so their lengths leak nothing either. */
-function safeEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
-function authorized(header: string | undefined, auth: NonNullable<HttpServerOptions['auth']>) {
-  if (header === undefined) return false;
-  const space = header.indexOf(' ');
-  const scheme = header.slice(0, space === -1 ? header.length : space).toLowerCase();
-  const credentials = space === -1 ? '' : header.slice(space + 1).trim();
-  // RFC 7617 section 2: base64 of "user-id:password", the user-id has no colon.
-  if (scheme === 'basic' && auth.basic !== undefined) {
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon === -1) return false;
-    const userOk = safeEqual(decoded.slice(0, colon), auth.basic.username);
-    const passwordOk = safeEqual(decoded.slice(colon + 1), auth.basic.password.reveal());
-    return userOk && passwordOk;
-  }
-  // RFC 6750 section 2.1.
-  if (scheme === 'bearer' && auth.bearer !== undefined) {
-    return safeEqual(credentials, auth.bearer.reveal());
-  }
-  return false;
-}
-
-function challenges(auth: NonNullable<HttpServerOptions['auth']>): string[] {
-  const out: string[] = [];
-  if (auth.basic !== undefined) out.push(`Basic realm="${REALM}", charset="UTF-8"`);
-  if (auth.bearer !== undefined) out.push(`Bearer realm="${REALM}"`);
-  return out;
-}
-
 const INDEX_HTML = `<!DOCTYPE html>
 <html>
 <head><meta charset="utf-8"><title>pop3-monitor</title></head>
@@ -101,30 +81,6 @@ const INDEX_HTML = `<!DOCTYPE html>
 </html>
 `;
 
-/** On every response. */
-const COMMON_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
-
-function send(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  body: string,
-  headers: Record<string, string | string[]> = {},
-): void {
-  res.writeHead(status, {
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    ...COMMON_HEADERS,
-    ...headers,
-  });
-  // A HEAD response has the headers of the GET one and no body (RFC 9110 section 9.3.2).
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-function methodNotAllowed(req: IncomingMessage, res: ServerResponse, allow: string): void {
-  send(req, res, 405, 'method not allowed\n', { Allow: allow });
-}
-
 /**
  * Serves /metrics, /healthz, /readyz and /-/reload on node:http. Nothing it serves shows
  * the config or a secret.
@@ -132,12 +88,41 @@ function methodNotAllowed(req: IncomingMessage, res: ServerResponse, allow: stri
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { host, port } = parseListenAddress(options.listen);
   const log = options.logger;
-  const auth =
-    options.auth !== undefined &&
-    (options.auth.basic !== undefined || options.auth.bearer !== undefined)
-      ? options.auth
-      : undefined;
+  const guard = new RequestGuard({
+    auth: options.auth,
+    web: options.web,
+    onRefused: (reason) => options.onRefused?.(reason),
+  });
+  let configured: Readonly<Record<string, string>> = options.web?.headers ?? {};
+  /** On every answer but the pages; changed in place, so the metrics streamer sees it too. */
+  const COMMON_HEADERS: Record<string, string> = {};
+  const setHeaders = (): void => {
+    for (const name of Object.keys(COMMON_HEADERS)) delete COMMON_HEADERS[name];
+    Object.assign(COMMON_HEADERS, answerHeaders('other', configured));
+  };
+  setHeaders();
   const metrics = createMetricsStreamer(() => options.exposition(), COMMON_HEADERS, log);
+
+  function send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    body: string,
+    headers: Record<string, string | string[]> = {},
+  ): void {
+    res.writeHead(status, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      ...COMMON_HEADERS,
+      ...headers,
+    });
+    // A HEAD response has the headers of the GET one and no body (RFC 9110 section 9.3.2).
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  function methodNotAllowed(req: IncomingMessage, res: ServerResponse, allow: string): void {
+    send(req, res, 405, 'method not allowed\n', { Allow: allow });
+  }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
@@ -148,9 +133,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (!readOnly) return methodNotAllowed(req, res, 'GET, HEAD');
       return send(req, res, 200, 'ok\n');
     }
-    if (auth !== undefined && !authorized(req.headers.authorization, auth)) {
-      log?.debug({ remote: req.socket.remoteAddress, path }, 'http_auth_refused');
-      return send(req, res, 401, 'unauthorized\n', { 'WWW-Authenticate': challenges(auth) });
+    const decision = await guard.decide({ method, path: path ?? '/', headers: req.headers });
+    if (!decision.allowed) {
+      log?.debug(
+        { event: 'http_refused', reason: decision.reason, remote: req.socket.remoteAddress, path },
+        'request refused',
+      );
+      return send(req, res, decision.status, decision.body, decision.headers);
     }
     switch (path) {
       case '/metrics': {
@@ -188,7 +177,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       case '/':
         if (!readOnly) return methodNotAllowed(req, res, 'GET, HEAD');
-        return send(req, res, 200, INDEX_HTML, { 'Content-Type': 'text/html; charset=utf-8' });
+        return send(req, res, 200, INDEX_HTML, {
+          ...answerHeaders('page', configured),
+          'Content-Type': 'text/html; charset=utf-8',
+        });
       default:
         return send(req, res, 404, 'not found\n');
     }
@@ -198,7 +190,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const active = new Set<ServerResponse>();
   let closing: Promise<void> | undefined;
 
-  const server = createServer((req, res) => {
+  const handle: RequestHandler = (req, res) => {
     active.add(res);
     res.on('close', () => active.delete(res));
     if (closing !== undefined) res.shouldKeepAlive = false;
@@ -231,7 +223,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         else res.destroy();
       });
     });
+  };
+  const web = createWebServer(options.web, handle, {
+    logger: log,
+    onTlsRefused: options.onTlsRefused,
   });
+  const server = web.server;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -248,10 +245,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   server.on('error', (err) => log?.error({ err }, 'http_server_error'));
   const bound = server.address() as AddressInfo;
-  log?.info({ host: bound.address, port: bound.port }, 'http_listening');
+  log?.info({ host: bound.address, port: bound.port, tls: web.tls }, 'http_listening');
 
   return {
     address: { host: bound.address, port: bound.port },
+    tls: web.tls,
+    applyWeb(next) {
+      guard.update(next);
+      web.apply(next);
+      configured = next.headers;
+      setHeaders();
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);

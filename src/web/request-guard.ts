@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { HttpRefusalReason } from '../metrics/metrics.js';
 import type { Secret } from '../secret.js';
 import { originVerdict } from './browser-safety.js';
 import { PasswordChecker } from './password-check.js';
@@ -25,7 +26,7 @@ export interface ConfigAuth {
   bearer?: Secret | undefined;
 }
 
-export type RefusalReason = 'unauthorized' | 'rate_limited' | 'cross_site';
+export type RefusalReason = HttpRefusalReason;
 
 export type GuardDecision =
   | { allowed: true }

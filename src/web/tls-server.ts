@@ -10,6 +10,9 @@ import type { Logger } from 'pino';
 import { clientVerdict } from './client-cert.js';
 import type { WebSettings } from './web-config-load.js';
 
+/** How long a TLS handshake may take. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface WebServerHandle {
@@ -33,8 +36,13 @@ export interface WebServerHandle {
 export function createWebServer(
   settings: WebSettings | undefined,
   handler: RequestHandler,
-  log?: Logger,
+  options: {
+    logger?: Logger | undefined;
+    /** A failed handshake, or a client certificate refused after it: a metric. */
+    onTlsRefused?: (() => void) | undefined;
+  } = {},
 ): WebServerHandle {
+  const log = options.logger;
   const tls = settings?.tls;
   if (tls === undefined) {
     return { server: createHttpServer(handler), tls: false, apply() {} };
@@ -45,6 +53,9 @@ export function createWebServer(
       ...tls.contextOptions(),
       requestCert: tls.requestCert,
       rejectUnauthorized: tls.rejectUnauthorized,
+      // Node's default is 120 s: a client that stalls the handshake is let go as soon as a
+      // slow request would be (the HTTP server's request timeout).
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     },
     handler,
   );
@@ -59,9 +70,11 @@ export function createWebServer(
       { event: 'tls_client_refused', reason: verdict.reason, remote: socket.remoteAddress },
       'client certificate refused',
     );
+    options.onTlsRefused?.();
     socket.destroy();
   });
   server.on('tlsClientError', (err, socket) => {
+    options.onTlsRefused?.();
     log?.debug(
       {
         event: 'tls_handshake_failed',

@@ -128,6 +128,8 @@ export interface DaemonOptions {
   /** A config object (server.listen and state_dir are added) or the config file's text. */
   config: Record<string, unknown> | string;
   env?: NodeJS.ProcessEnv;
+  /** More arguments of `run` (after --config FILE). */
+  args?: readonly string[];
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
@@ -156,6 +158,7 @@ export class Daemon {
     port: number,
     config: DaemonOptions['config'],
     env: NodeJS.ProcessEnv,
+    args: readonly string[] = [],
   ) {
     this.dir = dir;
     this.port = port;
@@ -165,11 +168,15 @@ export class Daemon {
     this.writeConfig(config);
     const cli = cliCommand();
     this.startedAt = Date.now();
-    this.child = spawn(process.execPath, [...cli.args, 'run', '--config', this.configPath], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, POP3_MONITOR_LOG_FORMAT: 'json', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawn(
+      process.execPath,
+      [...cli.args, 'run', '--config', this.configPath, ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, POP3_MONITOR_LOG_FORMAT: 'json', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child.stdout?.on('data', (chunk: Buffer) => this.#onStdout(chunk.toString('utf8')));
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.#stderr += chunk.toString('utf8');
@@ -187,7 +194,7 @@ export class Daemon {
     ensureBuilt();
     const dir = mkdtempSync(join(tmpdir(), 'pop3-monitor-daemon-'));
     const port = await freePort();
-    const daemon = new Daemon(dir, port, options.config, options.env ?? {});
+    const daemon = new Daemon(dir, port, options.config, options.env ?? {}, options.args);
     running.add(daemon);
     return daemon;
   }

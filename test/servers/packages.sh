@@ -20,6 +20,7 @@ PACKAGES=(
   prometheus                 # prometheus and promtool
   prometheus-alertmanager    # alertmanager and amtool
   openssl ca-certificates    # the test CA and certificates
+  apache2-utils curl         # htpasswd -B (bcrypt users), curl against the HTTPS endpoints
   # libraries of the unpacked Courier and Cyrus (no daemons, no conflicts)
   libcourier-unicode4 libidn12 libltdl7 libpcre3 libical3 libxapian30
   libsasl2-modules libsasl2-modules-db # SASL PLAIN/LOGIN and the sasldb of Cyrus

@@ -314,10 +314,10 @@ describe('startHttpServer with auth', () => {
     assert.equal(mixed.status, 401);
   });
 
-  it('requires credentials on every endpoint but /healthz', async () => {
+  it('requires credentials on every endpoint but /healthz and /readyz (what a kubelet probes)', async () => {
     assert.equal((await call(server, 'GET', '/healthz')).status, 200);
+    assert.equal((await call(server, 'GET', '/readyz')).status, 200);
     for (const [method, path] of [
-      ['GET', '/readyz'],
       ['POST', '/-/reload'],
       ['GET', '/'],
       ['GET', '/nope'],
