@@ -76,9 +76,12 @@ USER node
 VOLUME /var/lib/pop3-monitor
 EXPOSE 9469
 
-# Node itself, so the image needs no curl or wget. /healthz answers without auth.
+# Node itself, so the image needs no curl or wget. /healthz answers without auth, over
+# HTTP or HTTPS (a web config with tls_server_config: tried when HTTP is refused); under
+# RequireAndVerifyClientCert set POP3_MONITOR_HEALTHCHECK_CERT and _KEY to a client
+# certificate. POP3_MONITOR_HEALTHCHECK_URL moves it to another port.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9469/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "/app/dist/cli.js", "healthcheck"]
 
 # exec form: node is PID 1's only process and gets SIGTERM for a graceful shutdown.
 ENTRYPOINT ["node", "/app/dist/cli.js"]

@@ -25,6 +25,8 @@ Usage:
                                             probe now and print the results (exit 1 if any failed)
   pop3-monitor check-config --config FILE   validate and print the resolved config, secrets masked
   pop3-monitor demo                         the whole loop with no outside server
+  pop3-monitor healthcheck [--url URL]      exit 0 when the local daemon's /healthz answers 200
+                                            (HTTP or HTTPS; the container HEALTHCHECK)
   pop3-monitor --help | --version
 
 Options:
@@ -36,6 +38,13 @@ Options:
                            endpoints, in the Prometheus exporters' web config format
                            (run, check-config; default: server.web_config_file)
   --log-format json|pretty log format (default json; $POP3_MONITOR_LOG_FORMAT)
+
+  --url URL                healthcheck: what to ask (default $POP3_MONITOR_HEALTHCHECK_URL,
+                           else http://127.0.0.1:9469/healthz; HTTPS is tried when HTTP fails)
+  --cert FILE, --key FILE  healthcheck: a client certificate for RequireAndVerifyClientCert
+                           ($POP3_MONITOR_HEALTHCHECK_CERT, $POP3_MONITOR_HEALTHCHECK_KEY)
+  --ca FILE                healthcheck: verify the server against this CA (not needed on
+                           loopback; $POP3_MONITOR_HEALTHCHECK_CA)
 
 Environment:
   POP3_MONITOR_CONFIG      config file when --config is not given
@@ -69,6 +78,10 @@ function parse(argv: string[]) {
         'log-format': { type: 'string' },
         listen: { type: 'string' },
         'web.config.file': { type: 'string' },
+        url: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        ca: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -202,6 +215,23 @@ export async function main(argv: string[]): Promise<number> {
       const web = await requireWebSettings(config, values['web.config.file']);
       const { runDaemon } = await import('./daemon.js');
       return runDaemon(config, { shard: values.shard, version: packageVersion(), web });
+    }
+    case 'healthcheck': {
+      const { checkHealth, DEFAULT_HEALTH_URL } = await import('./web/health-check.js');
+      const env = process.env;
+      const pick = (flag: string | undefined, name: string) =>
+        flag ?? (env[name] === '' ? undefined : env[name]);
+      const url = pick(values.url, 'POP3_MONITOR_HEALTHCHECK_URL') ?? DEFAULT_HEALTH_URL;
+      if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+        throw new UsageError(`--url: expected an http:// or https:// URL`);
+      const result = await checkHealth({
+        url,
+        cert: pick(values.cert, 'POP3_MONITOR_HEALTHCHECK_CERT'),
+        key: pick(values.key, 'POP3_MONITOR_HEALTHCHECK_KEY'),
+        ca: pick(values.ca, 'POP3_MONITOR_HEALTHCHECK_CA'),
+      });
+      (result.healthy ? process.stdout : process.stderr).write(`${result.line}\n`);
+      return result.healthy ? 0 : 1;
     }
     case 'demo': {
       const { runDemo } = await import('./demo/demo.js');

@@ -228,6 +228,25 @@ describe('HTTPS with RequireAndVerifyClientCert and bcrypt users', () => {
     assert.notEqual(stranger.status, 0);
   });
 
+  it('the container HEALTHCHECK (pop3-monitor healthcheck) finds the HTTPS port; under RequireAndVerifyClientCert it needs a client certificate', async () => {
+    const env = { POP3_MONITOR_HEALTHCHECK_URL: `http://127.0.0.1:${daemon.port}/healthz` };
+    const without = await runCli(['healthcheck'], { env });
+    assert.equal(without.code, 1, without.stdout);
+    assert.match(without.stderr, /the server asks for a client certificate/);
+    const withCert = await runCli(['healthcheck'], {
+      env: {
+        ...env,
+        POP3_MONITOR_HEALTHCHECK_CERT: pki.clientCert,
+        POP3_MONITOR_HEALTHCHECK_KEY: pki.clientKey,
+      },
+    });
+    assert.equal(withCert.code, 0, withCert.stderr);
+    assert.equal(
+      withCert.stdout,
+      `healthy: https://127.0.0.1:${daemon.port}/healthz answered 200 ok\n`,
+    );
+  });
+
   it('a cross-site POST to /-/reload is refused with 403 even with credentials; curl-style POST reloads', async () => {
     const options = {
       ca: readFileSync(pki.ca, 'utf8'),
