@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { WebConfigError } from '../../../src/web/web-config-error.js';
 import { parseWebConfig } from '../../../src/web/web-config-load.js';
 import { TLS_DIR, tlsText } from '../../fixtures/web-tls.js';
@@ -128,5 +130,23 @@ describe('loadWebConfig: what Node is told', () => {
       },
     });
     assert.deepEqual(read, ['/etc/pop3-monitor/localhost.pem', '/etc/pop3-monitor/localhost.key']);
+  });
+});
+
+describe('config/web.yml, the shipped example', () => {
+  it('loads, with its file names standing for real certificates', () => {
+    const example = fileURLToPath(new URL('../../../config/web.yml', import.meta.url));
+    const stand: Record<string, string> = {
+      'tls.crt': 'localhost.pem',
+      'tls.key': 'localhost.key',
+      'client-ca.crt': 'ca.pem',
+    };
+    const settings = parseWebConfig(readFileSync(example, 'utf8'), {
+      source: example,
+      readFile: (path) => tlsText(stand[basename(path)] ?? 'missing'),
+    });
+    assert.equal(settings.tls?.clientAuth, 'VerifyClientCertIfGiven');
+    assert.deepEqual([...settings.users.keys()], ['prometheus']);
+    assert.deepEqual(settings.headers, { 'Strict-Transport-Security': 'max-age=31536000' });
   });
 });
