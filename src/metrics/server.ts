@@ -36,6 +36,8 @@ export interface HttpServerOptions {
    * rate limit); without them plain HTTP with `auth` only.
    */
   web?: WebSettings | undefined;
+  /** How long a successful bcrypt check is remembered (5 min); benchmarks set 0. */
+  passwordCacheTtlMs?: number | undefined;
   /** Each request refused (401, 403, 429), by reason: a metric. */
   onRefused?: (reason: RefusalReason) => void;
   /** Each TLS connection that failed its handshake or whose client certificate was refused. */
@@ -91,6 +93,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const guard = new RequestGuard({
     auth: options.auth,
     web: options.web,
+    passwordCacheTtlMs: options.passwordCacheTtlMs,
     onRefused: (reason) => options.onRefused?.(reason),
   });
   let configured: Readonly<Record<string, string>> = options.web?.headers ?? {};

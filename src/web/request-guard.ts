@@ -42,6 +42,8 @@ export interface RequestGuardOptions {
   auth?: ConfigAuth | undefined;
   web?: WebSettings | undefined;
   now?: () => number;
+  /** How long a successful bcrypt check is remembered (PasswordChecker's default when absent). */
+  passwordCacheTtlMs?: number | undefined;
   /** Each refused request, by reason (a metric). */
   onRefused?: (reason: RefusalReason) => void;
 }
@@ -56,6 +58,7 @@ function safeEqual(given: string, expected: string): boolean {
 export class RequestGuard {
   readonly #auth: ConfigAuth;
   readonly #now: () => number;
+  readonly #cacheTtlMs: number | undefined;
   readonly #onRefused: (reason: RefusalReason) => void;
   #users: PasswordChecker | undefined;
   #bucket: TokenBucket | undefined;
@@ -63,6 +66,7 @@ export class RequestGuard {
   constructor(options: RequestGuardOptions) {
     this.#auth = options.auth ?? {};
     this.#now = options.now ?? Date.now;
+    this.#cacheTtlMs = options.passwordCacheTtlMs;
     this.#onRefused = options.onRefused ?? (() => {});
     this.update(options.web);
   }
@@ -71,7 +75,11 @@ export class RequestGuard {
   update(web: WebSettings | undefined): void {
     this.#users =
       web !== undefined && web.users.size > 0
-        ? new PasswordChecker({ users: web.users, now: this.#now })
+        ? new PasswordChecker({
+            users: web.users,
+            now: this.#now,
+            ...(this.#cacheTtlMs === undefined ? {} : { cacheTtlMs: this.#cacheTtlMs }),
+          })
         : undefined;
     const limit = web?.rateLimit;
     const same =
