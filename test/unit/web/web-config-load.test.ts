@@ -150,3 +150,25 @@ describe('config/web.yml, the shipped example', () => {
     assert.deepEqual(settings.headers, { 'Strict-Transport-Security': 'max-age=31536000' });
   });
 });
+
+describe('the README web.yml example', () => {
+  it('loads, with its file names standing for real certificates', () => {
+    const readme = readFileSync(
+      fileURLToPath(new URL('../../../README.md', import.meta.url)),
+      'utf8',
+    );
+    const block = /```yaml\n# web\.yml[^\n]*\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, 'the README has a ```yaml block starting with # web.yml');
+    const stand: Record<string, string> = {
+      'tls.crt': 'localhost.pem',
+      'tls.key': 'localhost.key',
+      'client-ca.crt': 'ca.pem',
+    };
+    const settings = parseWebConfig(block, {
+      source: '/etc/pop3-monitor/web.yml',
+      readFile: (path) => tlsText(stand[basename(path)] ?? 'missing'),
+    });
+    assert.equal(settings.tls?.clientAuth, 'RequireAndVerifyClientCert');
+    assert.equal(settings.users.size, 1);
+  });
+});
