@@ -127,11 +127,11 @@ export async function startSoakFleet(options: SoakFleetOptions): Promise<SoakFle
     servers.push({ host: pop3.host, port: pop3.port, kind: 'chaos', pop3 });
   }
   let mails = 0;
-  // The capture keeps what it received for the demo; the soak only counts, so it empties
-  // the list at once and the fleet's memory stays flat however many alerts go out.
+  // The capture keeps what it received for the demo; the soak only counts (true: keep
+  // nothing), so the fleet's memory stays flat however many alerts go out.
   const capture = await startSmtpCapture((_mail: CapturedMail) => {
     mails += 1;
-    capture.messages.length = 0;
+    return true;
   });
   return {
     servers,

@@ -2,14 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAlertmanagerSender } from './alerts/alertmanager.js';
 import { createEmailSender } from './alerts/email.js';
-import { AlertEngine } from './alerts/engine.js';
+import { AlertEngine, type AlertedFlowTarget } from './alerts/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { Sender } from './alerts/sender.js';
 import { createAlertStateStore } from './alerts/state-store.js';
 import { type Clock, systemClock } from './clock.js';
 import { configWarnings } from './config/load.js';
-import type { AlertingConfig, Config, MailboxConfig } from './config/schema.js';
+import type { AlertingConfig, Config, LoopConfig, MailboxConfig } from './config/schema.js';
+import { createFlowStateStore, createSeenStore } from './flow/flow-store.js';
+import { MailFlow } from './flow/mail-flow.js';
 import { createLogger, type Logger } from './log.js';
+import { createFlowMetrics } from './metrics/flow-metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { type HttpServer, startHttpServer } from './metrics/server.js';
 import { TokenSource } from './oauth/token-source.js';
@@ -63,6 +66,30 @@ function notifierSettings(alerting: AlertingConfig): unknown[] {
   ];
 }
 
+/** The loops whose mailbox this instance probes (a loop follows its mailbox's shard). */
+function loopsOf(config: Config, mailboxes: readonly MailboxConfig[]): LoopConfig[] {
+  const names = new Set(mailboxes.map((m) => m.name));
+  return config.loops.filter((l) => names.has(l.mailbox));
+}
+
+/** The loops and watches the alert rules are evaluated for, with their mailbox's labels. */
+function flowTargets(
+  loops: readonly LoopConfig[],
+  mailboxes: readonly MailboxConfig[],
+): AlertedFlowTarget[] {
+  const labels = new Map(mailboxes.map((m) => [m.name, m.labels]));
+  return [
+    ...loops.map((l) => ({
+      mailbox: l.mailbox,
+      loop: l.name,
+      labels: labels.get(l.mailbox) ?? {},
+    })),
+    ...mailboxes.flatMap((m) =>
+      m.expect.map((e) => ({ mailbox: m.name, expect: e.name, labels: m.labels })),
+    ),
+  ];
+}
+
 /** Every secret of a config, for scrubbing server replies (a server may quote any of them). */
 function configSecrets(config: Config): Secret[] {
   const all = [
@@ -71,6 +98,7 @@ function configSecrets(config: Config): Secret[] {
       m.oauth2?.client_secret,
       m.oauth2?.refresh_token,
     ]),
+    ...config.loops.flatMap((l) => [l.smtp.password, l.hmac_key]),
     config.alerting.smtp?.password,
     config.server.basic_auth?.password,
     config.server.bearer_token,
@@ -94,6 +122,7 @@ export class App {
   readonly #tokens: TokenSource;
   readonly #scheduler: Scheduler;
   readonly #engine: AlertEngine;
+  readonly #flow: MailFlow;
   #outbox: Outbox;
   #senders: Sender[] = [];
   #http: HttpServer | null = null;
@@ -126,10 +155,14 @@ export class App {
       now: () => this.#clock.now(),
     });
     this.#outbox = this.#createOutbox(config.alerting);
+    const loops = loopsOf(config, mailboxes);
     this.#engine = new AlertEngine({
       clock: this.#clock,
       alerting: config.alerting,
       mailboxes,
+      flowTargets: flowTargets(loops, mailboxes),
+      onFlowFiringChange: (rule, target, severity, firing) =>
+        this.metrics.setFlowAlertFiring(rule, target, severity, firing),
       store: createAlertStateStore(config.state_dir, {
         logger: this.#log.child({ component: 'alerts' }),
       }),
@@ -137,6 +170,15 @@ export class App {
       onFiringChange: (rule, mailbox, severity, firing) =>
         this.metrics.setAlertFiring(rule, mailbox, severity, firing),
       logger: this.#log.child({ component: 'alerts' }),
+    });
+    const flowLog = this.#log.child({ component: 'flow' });
+    this.#flow = new MailFlow({
+      clock: this.#clock,
+      logger: flowLog,
+      metrics: createFlowMetrics(this.metrics.registry),
+      observe: (observation) => this.#engine.observeFlow(observation),
+      stateStore: createFlowStateStore(config.state_dir, flowLog),
+      seenStore: (mailbox) => createSeenStore(config.state_dir, mailbox, flowLog),
     });
     this.#tokens = new TokenSource({
       clock: this.#clock,
@@ -150,6 +192,7 @@ export class App {
       tlsSessions: this.#tlsSessions,
       otherSecrets: () => configSecrets(this.#config),
       tokens: this.#tokens,
+      scanPlan: (mailbox) => this.#flow.planFor(mailbox),
     };
     this.#scheduler = new Scheduler({
       clock: this.#clock,
@@ -224,6 +267,7 @@ export class App {
   #onResult(result: ProbeResult): void {
     this.metrics.recordProbe(result);
     this.#engine.observe(result);
+    this.#flow.observe(result);
     const status = result.success ? 'up' : `down:${result.error?.code}`;
     const previous = this.#status.get(result.mailbox);
     this.#status.set(result.mailbox, status);
@@ -283,6 +327,7 @@ export class App {
     await this.#outbox.open();
     await this.#engine.load();
     const mailboxes = this.#mailboxes(config);
+    await this.#flow.load(loopsOf(config, mailboxes), mailboxes);
     this.#scheduler.setMailboxes(mailboxes);
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
@@ -301,6 +346,7 @@ export class App {
     });
     if (this.#options.web !== undefined) this.#watchWebConfig(this.#options.web, this.#http);
     this.#scheduler.start();
+    this.#flow.start();
     this.#saveTimer = setInterval(() => this.#saveCache(), CACHE_SAVE_MS);
     this.#saveTimer.unref();
     const shard = this.#options.shard ?? config.shard;
@@ -310,6 +356,7 @@ export class App {
         version: this.#options.version,
         listen: `${this.#http.address.host}:${this.#http.address.port}`,
         mailboxes: mailboxes.length,
+        loops: loopsOf(config, mailboxes).length,
         shard: shard ? `${shard.index}/${shard.count}` : null,
         config: config.source ?? null,
       },
@@ -440,7 +487,9 @@ export class App {
     this.metrics.setMailboxes(mailboxes);
     for (const name of [...this.#status.keys()])
       if (!mailboxes.some((m) => m.name === name)) this.#status.delete(name);
-    this.#engine.reconfigure(config.alerting, mailboxes);
+    const loops = loopsOf(config, mailboxes);
+    this.#flow.configure(loops, mailboxes);
+    this.#engine.reconfigure(config.alerting, mailboxes, flowTargets(loops, mailboxes));
     if (!sameConfig(notifierSettings(previous.alerting), notifierSettings(config.alerting))) {
       try {
         await this.#outbox.close(OUTBOX_HANDOVER_MS);
@@ -472,6 +521,7 @@ export class App {
     if (this.#saveTimer) clearInterval(this.#saveTimer);
     this.#webWatcher?.stop();
     await this.#scheduler.stop();
+    await this.#flow.stop();
     await this.#engine.flush();
     this.#engine.stop();
     await this.#outbox.drain(5_000);

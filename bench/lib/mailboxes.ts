@@ -59,6 +59,8 @@ export function mailboxConfig(spec: MailboxSpec): MailboxConfig {
     pipelining: spec.pipelining ?? true,
     auth_failure_backoff: 15 * 60_000,
     labels: {},
+    max_new_messages: 20,
+    expect: [],
   };
 }
 

@@ -1,5 +1,5 @@
 import { type NotifierLogger, SendError, type SendErrorCode, type Sender } from './sender.js';
-import type { AlertSnapshot, Notification } from './types.js';
+import { type AlertSnapshot, alertTarget, type Notification } from './types.js';
 
 /**
  * Posts notifications to Alertmanager's API v2 (`POST /api/v2/alerts`), one alert per
@@ -57,6 +57,8 @@ export function alertmanagerAlerts(
         ...a.labels,
         alertname: a.rule,
         mailbox: a.mailbox,
+        ...(a.loop === undefined ? {} : { loop: a.loop }),
+        ...(a.expect === undefined ? {} : { expect: a.expect }),
         severity: a.severity,
         service: 'pop3-monitor',
       },
@@ -76,11 +78,11 @@ export function alertmanagerAlerts(
 function annotations(a: AlertSnapshot): Record<string, string> {
   const condition = `${a.metric} ${a.op} ${a.threshold}`;
   const out: Record<string, string> = {
-    summary: `${a.rule} on ${a.mailbox}: ${condition}`,
+    summary: `${a.rule} on ${alertTarget(a)}: ${condition}`,
     description:
       a.description !== null && a.description !== ''
         ? a.description
-        : `${condition} has held for mailbox ${a.mailbox} since ${new Date(a.active_since).toISOString()}`,
+        : `${condition} has held for ${a.loop === undefined ? 'mailbox ' : ''}${alertTarget(a)} since ${new Date(a.active_since).toISOString()}`,
   };
   if (a.value !== null) out.value = String(a.value);
   if (a.last_error !== null) out.last_error = `${a.last_error.code}: ${a.last_error.message}`;

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Transition } from './rules.js';
-import type { AlertSnapshot, Notification } from './types.js';
+import { type AlertSnapshot, alertKey, type Notification, targetKey } from './types.js';
 
 export interface BatchEntry {
   kind: Transition['kind'];
@@ -34,8 +34,8 @@ export const DEFAULT_MAX_ALERTS_PER_NOTIFICATION = 500;
 
 const SEVERITY_ORDER: Record<AlertSnapshot['severity'], number> = { critical: 0, warning: 1 };
 
-function keyOf(s: Pick<AlertSnapshot, 'rule' | 'mailbox'>): string {
-  return `${s.rule}\u0000${s.mailbox}`;
+function keyOf(s: Pick<AlertSnapshot, 'rule' | 'mailbox' | 'loop' | 'expect'>): string {
+  return alertKey(s);
 }
 
 export class NotificationBatch {
@@ -131,6 +131,8 @@ function compareSnapshots(a: AlertSnapshot, b: AlertSnapshot): number {
   if (a.severity !== b.severity) return SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity];
   if (a.rule !== b.rule) return a.rule < b.rule ? -1 : 1;
   if (a.mailbox !== b.mailbox) return a.mailbox < b.mailbox ? -1 : 1;
+  const [ka, kb] = [targetKey(a), targetKey(b)];
+  if (ka !== kb) return ka < kb ? -1 : 1;
   return 0;
 }
 

@@ -1,7 +1,7 @@
 import { hostname as osHostname } from 'node:os';
 import { formatDuration } from '../config/duration.js';
 import type { Severity } from '../config/schema.js';
-import type { AlertSnapshot, Notification } from './types.js';
+import { type AlertSnapshot, alertTarget, type Notification } from './types.js';
 
 /**
  * PURE: a notification → the subject, plain-text and HTML bodies and headers of its email,
@@ -66,7 +66,7 @@ export function renderSubject(n: Notification): string {
   const prefix = `${isFiring ? `[FIRING:${firing.length}]` : '[RESOLVED]'} ${SERVICE}: `;
   if (shown.length === 0) return `${prefix}no alerts`;
   const rules = unique(shown.map((a) => a.rule)).join(', ');
-  const mailboxes = unique(shown.map((a) => a.mailbox)).join(', ');
+  const mailboxes = unique(shown.map((a) => alertTarget(a))).join(', ');
   const suffix = ` (${highestSeverity(shown)})`;
   let middle = oneLine(`${rules} on ${mailboxes}`);
   const room = SUBJECT_MAX_LENGTH - prefix.length - suffix.length;
@@ -80,7 +80,7 @@ interface AlertLine {
 }
 
 function alertTitle(a: AlertSnapshot): string {
-  return `${a.rule} on ${a.mailbox} (${a.severity})`;
+  return `${a.rule} on ${alertTarget(a)} (${a.severity})`;
 }
 
 /** The fields shown under an alert's title, in order; shared by the text and HTML forms. */

@@ -27,22 +27,28 @@ import {
   type EngineState,
   type Evaluation,
   effectiveRules,
+  evaluateFlow,
   evaluateMailbox,
+  type FlowObservation,
+  type FlowTarget,
   type MailboxAlertState,
   nextRepeatAt,
+  type ReconcileTarget,
   reconcile,
   ruleApplies,
   snapshotOf,
   type Transition,
 } from './rules.js';
 import type { PersistedAlertState, StateStore } from './state-store.js';
-import type { AlertSnapshot, Notification } from './types.js';
+import { type AlertSnapshot, alertKey, type Notification, targetKey } from './types.js';
 
 export type AlertPolicy = Pick<
   AlertingConfig,
   'rules' | 'builtin_rules' | 'repeat_interval' | 'group_wait'
 >;
 export type AlertedMailbox = Pick<MailboxConfig, 'name' | 'labels'>;
+/** A delivery loop or an expect watch the rules are evaluated for. */
+export type AlertedFlowTarget = FlowTarget & { labels: Record<string, string> };
 export type AlertLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 export interface AlertEngineOptions {
@@ -54,6 +60,10 @@ export interface AlertEngineOptions {
   emit(notification: Notification): void | Promise<void>;
   /** For the pop3_alerts_firing gauge. */
   onFiringChange?(rule: string, mailbox: string, severity: Severity, firing: boolean): void;
+  /** The same for a loop's or a watch's alerts (their series carry `loop` or `expect`). */
+  onFlowFiringChange?(rule: string, target: FlowTarget, severity: Severity, firing: boolean): void;
+  /** Loops and watches (mail flow); they are observed through observeFlow(). */
+  flowTargets?: readonly AlertedFlowTarget[];
   logger?: AlertLogger;
   maxAlertsPerNotification?: number;
 }
@@ -67,6 +77,7 @@ export class AlertEngine {
   readonly #clock: Clock;
   #alerting: AlertPolicy;
   #mailboxes = new Map<string, AlertedMailbox>();
+  #flowTargets = new Map<string, AlertedFlowTarget>();
   #rulesByMailbox = new Map<string, RuleConfig[]>();
   #state = new Map<string, MailboxAlertState>();
   #batch: NotificationBatch | null = null;
@@ -83,7 +94,7 @@ export class AlertEngine {
     this.#opts = opts;
     this.#clock = opts.clock;
     this.#alerting = opts.alerting;
-    this.#configure(opts.alerting, opts.mailboxes);
+    this.#configure(opts.alerting, opts.mailboxes, opts.flowTargets ?? []);
   }
 
   /** Restores persisted state (a missing, unreadable or corrupt file means starting empty). */
@@ -100,12 +111,10 @@ export class AlertEngine {
       return;
     }
     if (data === null) return;
-    this.#state = new Map(data.mailboxes.map((m) => [m.mailbox, m]));
+    this.#state = new Map(data.mailboxes.map((m) => [targetKey(m), m]));
     this.#batch = data.batch ? NotificationBatch.from(data.batch) : null;
     this.#outgoing = [...data.outgoing];
-    for (const [, record] of firingOf(this.#state)) {
-      this.#opts.onFiringChange?.(record.rule, record.mailbox, record.severity, true);
-    }
+    for (const [, record] of firingOf(this.#state)) this.#reportFiring(record, true);
     // The config may have changed while we were down.
     this.#reconcile();
     if (this.#batch) this.#armBatchTimer();
@@ -132,9 +141,31 @@ export class AlertEngine {
     if (out.changed) this.#persist();
   }
 
-  reconfigure(alerting: AlertPolicy, mailboxes: readonly AlertedMailbox[]): void {
+  /**
+   * Feeds one evaluation of a loop or watch (of a configured one; others are ignored): the
+   * values of its rule metrics now.
+   */
+  observeFlow(observation: FlowObservation): void {
+    const key = targetKey(observation.target);
+    const target = this.#flowTargets.get(key);
+    if (!target) return;
+    const out = evaluateFlow(this.#state.get(key), observation, effectiveRules(this.#alerting), {
+      nowMs: this.#clock.now(),
+      repeatIntervalMs: this.#alerting.repeat_interval,
+      labels: target.labels,
+    });
+    this.#state.set(key, out.state);
+    this.#apply(out.transitions, true);
+    if (out.changed) this.#persist();
+  }
+
+  reconfigure(
+    alerting: AlertPolicy,
+    mailboxes: readonly AlertedMailbox[],
+    flowTargets: readonly AlertedFlowTarget[] = [],
+  ): void {
     this.#alerting = alerting;
-    this.#configure(alerting, mailboxes);
+    this.#configure(alerting, mailboxes, flowTargets);
     this.#reconcile();
     if (this.#batch) this.#armBatchTimer();
     this.#armRepeatTimer();
@@ -175,14 +206,17 @@ export class AlertEngine {
     const out: AlertSnapshot[] = [];
     for (const [mailbox, record] of firingOf(this.#state))
       out.push(snapshotOf(record, mailbox, null));
-    return out.sort((a, b) =>
-      a.rule + '\u0000' + a.mailbox < b.rule + '\u0000' + b.mailbox ? -1 : 1,
-    );
+    return out.sort((a, b) => (alertKey(a) < alertKey(b) ? -1 : 1));
   }
 
-  #configure(alerting: AlertPolicy, mailboxes: readonly AlertedMailbox[]): void {
+  #configure(
+    alerting: AlertPolicy,
+    mailboxes: readonly AlertedMailbox[],
+    flowTargets: readonly AlertedFlowTarget[],
+  ): void {
     const rules = effectiveRules(alerting);
     this.#mailboxes = new Map(mailboxes.map((m) => [m.name, m]));
+    this.#flowTargets = new Map(flowTargets.map((t) => [targetKey(t), t]));
     this.#rulesByMailbox = new Map(
       mailboxes.map((m) => [m.name, rules.filter((r) => ruleApplies(r, m.name))]),
     );
@@ -190,24 +224,40 @@ export class AlertEngine {
 
   #reconcile(): void {
     const before = firingSeverities(this.#state);
-    const out = reconcile(
-      this.#state,
-      effectiveRules(this.#alerting),
-      [...this.#mailboxes.values()],
-      this.#clock.now(),
-    );
+    // Only these fields: a MailboxConfig's own `expect` (its watches) is no watch identity.
+    const targets: ReconcileTarget[] = [
+      ...[...this.#mailboxes.values()].map((m) => ({ name: m.name, labels: m.labels })),
+      ...[...this.#flowTargets.values()].map((t) =>
+        t.loop !== undefined
+          ? { name: t.mailbox, labels: t.labels, loop: t.loop }
+          : { name: t.mailbox, labels: t.labels, expect: t.expect },
+      ),
+    ];
+    const out = reconcile(this.#state, effectiveRules(this.#alerting), targets, this.#clock.now());
     this.#step(out, false);
     // A severity change moves the gauge series, so it is reported as off + on.
     const after = firingSeverities(this.#state);
-    for (const [key, [rule, mailbox, severity]] of before) {
-      if (after.get(key)?.[2] !== severity)
-        this.#opts.onFiringChange?.(rule, mailbox, severity, false);
+    for (const [key, record] of before) {
+      if (after.get(key)?.severity !== record.severity) this.#reportFiring(record, false);
     }
-    for (const [key, [rule, mailbox, severity]] of after) {
-      if (before.get(key)?.[2] !== severity)
-        this.#opts.onFiringChange?.(rule, mailbox, severity, true);
+    for (const [key, record] of after) {
+      if (before.get(key)?.severity !== record.severity) this.#reportFiring(record, true);
     }
     this.#persist();
+  }
+
+  #reportFiring(
+    record: Pick<AlertSnapshot, 'rule' | 'mailbox' | 'loop' | 'expect' | 'severity'>,
+    firing: boolean,
+  ): void {
+    const { rule, mailbox, severity } = record;
+    if (record.loop !== undefined) {
+      this.#opts.onFlowFiringChange?.(rule, { mailbox, loop: record.loop }, severity, firing);
+    } else if (record.expect !== undefined) {
+      this.#opts.onFlowFiringChange?.(rule, { mailbox, expect: record.expect }, severity, firing);
+    } else {
+      this.#opts.onFiringChange?.(rule, mailbox, severity, firing);
+    }
   }
 
   #step(out: Evaluation<EngineState>, reportFiring: boolean): void {
@@ -220,14 +270,12 @@ export class AlertEngine {
     if (transitions.length === 0) return;
     const now = this.#clock.now();
     for (const t of transitions) {
-      const { rule, mailbox, severity, value } = t.snapshot;
+      const { rule, mailbox, loop, expect, severity, value } = t.snapshot;
       this.#opts.logger?.info(
-        { event: `alert_${t.kind}`, rule, mailbox, severity, value },
+        { event: `alert_${t.kind}`, rule, mailbox, loop, expect, severity, value },
         `alert ${t.kind}`,
       );
-      if (reportFiring && t.kind !== 'repeat') {
-        this.#opts.onFiringChange?.(rule, mailbox, severity, t.kind === 'firing');
-      }
+      if (reportFiring && t.kind !== 'repeat') this.#reportFiring(t.snapshot, t.kind === 'firing');
       if (!this.#batch) {
         this.#batch = new NotificationBatch(now);
         this.#armBatchTimer();
@@ -357,9 +405,8 @@ function* firingOf(
   }
 }
 
-function firingSeverities(state: EngineState): Map<string, [string, string, Severity]> {
-  const out = new Map<string, [string, string, Severity]>();
-  for (const [, r] of firingOf(state))
-    out.set(`${r.rule}\u0000${r.mailbox}`, [r.rule, r.mailbox, r.severity]);
+function firingSeverities(state: EngineState): Map<string, MailboxAlertState['instances'][number]> {
+  const out = new Map<string, MailboxAlertState['instances'][number]>();
+  for (const [, r] of firingOf(state)) out.set(alertKey(r), r);
   return out;
 }

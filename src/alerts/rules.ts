@@ -28,14 +28,22 @@ import type { AlertingConfig, RuleConfig, RuleMetric, RuleOp, Severity } from '.
 import type { Reason } from '../pop3/errors.js';
 import { isCredentialRefusal, type Phase, type ProbeResult } from '../probe/result.js';
 import { BUILTIN_RULE_NAMES, BUILTIN_RULES } from './builtin-rules.js';
-import type { AlertSnapshot } from './types.js';
+import { type FlowObservation, metricTarget, type TargetKind, targetKind } from './targets.js';
+import { type AlertSnapshot, targetKey } from './types.js';
+
+export type { FlowObservation, FlowTarget, TargetKind } from './targets.js';
 
 export type InstanceState = 'inactive' | 'pending' | 'firing';
 
-/** One (rule, mailbox) instance. The rule's definition is copied in so a removed rule can still be reported. */
+/**
+ * One (rule, target) instance: a mailbox, a delivery loop or an expect watch. The rule's
+ * definition is copied in so a removed rule can still be reported.
+ */
 export interface InstanceRecord {
   rule: string;
   mailbox: string;
+  loop?: string;
+  expect?: string;
   state: InstanceState;
   active_since: number | null;
   fired_at: number | null;
@@ -53,16 +61,25 @@ export interface MailboxCounters {
   consecutive_login_failures: number;
 }
 
-/** Everything the engine remembers about one mailbox. */
+/**
+ * Everything the engine remembers about one target: a mailbox, or with `loop` a delivery
+ * loop (whose probe messages go to `mailbox`), or with `expect` a watch on `mailbox`.
+ * A loop's or watch's counters stay 0.
+ */
 export interface MailboxAlertState extends MailboxCounters {
   mailbox: string;
+  loop?: string;
+  expect?: string;
   last_error: { code: Reason; message: string } | null;
   labels: Record<string, string>;
   /** Pending and firing instances (an inactive instance has no record), at most one per rule. */
   instances: InstanceRecord[];
 }
 
-/** By mailbox name. A Map, because mailbox and rule names may be `__proto__`. */
+/**
+ * By target key (types.ts targetKey: a mailbox's name, or a loop's or watch's key). A Map,
+ * because mailbox and rule names may be `__proto__`.
+ */
 export type EngineState = ReadonlyMap<string, MailboxAlertState>;
 
 export interface Transition {
@@ -97,12 +114,24 @@ export function effectiveRules(
     rules.push(rule);
   }
   for (const name of BUILTIN_RULE_NAMES) {
-    if (alerting.builtin_rules[name] && !names.has(name)) rules.push({ ...BUILTIN_RULES[name] });
+    // The mail-flow built-ins are on unless set to false (they apply only to loops and watches).
+    if (alerting.builtin_rules[name] !== false && !names.has(name))
+      rules.push({ ...BUILTIN_RULES[name] });
   }
   return rules;
 }
 
-export function ruleApplies(rule: RuleConfig, mailbox: string): boolean {
+/**
+ * Whether `rule` is evaluated for a target of `kind` on `mailbox`: its metric is measured
+ * on that kind of target, and its `mailboxes:` (if any) lists the mailbox (a loop's is the
+ * one its probe messages go to).
+ */
+export function ruleApplies(
+  rule: RuleConfig,
+  mailbox: string,
+  kind: TargetKind = 'mailbox',
+): boolean {
+  if (metricTarget(rule.metric) !== kind) return false;
   return rule.mailboxes === undefined || rule.mailboxes.includes(mailbox);
 }
 
@@ -138,6 +167,9 @@ export function metricValue(
       // A Date: in the future (clock skew) counts as age 0, not a negative age.
       return oldest === null ? null : Math.max(0, nowMs / 1000 - oldest);
     }
+    default:
+      // Mail-flow metrics are not measured on a mailbox's probe.
+      return null;
   }
 }
 
@@ -194,6 +226,8 @@ export function snapshotOf(
   return {
     rule: record.rule,
     mailbox: record.mailbox,
+    ...(record.loop === undefined ? {} : { loop: record.loop }),
+    ...(record.expect === undefined ? {} : { expect: record.expect }),
     severity: record.severity,
     status: resolvedAt === null ? 'firing' : 'resolved',
     metric: record.metric,
@@ -231,10 +265,18 @@ function repeatDue(record: InstanceRecord, nowMs: number, repeatIntervalMs: numb
 type Step = { record: InstanceRecord | null; kind: Transition['kind'] | null };
 
 /** One instance, one evaluation: the state machine inactive → pending → firing → (resolved =) inactive. */
+type Identity = Pick<InstanceRecord, 'mailbox' | 'loop' | 'expect'>;
+
+function identityOf(target: Identity): Identity {
+  if (target.loop !== undefined) return { mailbox: target.mailbox, loop: target.loop };
+  if (target.expect !== undefined) return { mailbox: target.mailbox, expect: target.expect };
+  return { mailbox: target.mailbox };
+}
+
 function step(
   old: InstanceRecord | undefined,
   rule: RuleConfig,
-  mailbox: string,
+  identity: Identity,
   value: number | null,
   opts: EvaluateOptions,
 ): Step {
@@ -254,7 +296,7 @@ function step(
     ? { ...old, ...definitionOf(rule), value }
     : {
         rule: rule.name,
-        mailbox,
+        ...identity,
         state: 'pending',
         active_since: now,
         fired_at: null,
@@ -299,31 +341,84 @@ export function evaluateMailbox(
     labels: opts.labels ?? base.labels,
     instances: [],
   };
+  const countersChanged =
+    counters.consecutive_failures !== base.consecutive_failures ||
+    counters.consecutive_login_failures !== base.consecutive_login_failures;
+  return evaluateInstances(prev, base, next, rules, opts, countersChanged, (rule) =>
+    metricValue(rule.metric, result, counters, opts.nowMs),
+  );
+}
+
+/**
+ * Evaluates the rules that apply to a delivery loop or an expect watch, with the values
+ * the flow code observed (a metric absent from `values` is NO DATA).
+ */
+export function evaluateFlow(
+  prev: MailboxAlertState | undefined,
+  observation: FlowObservation,
+  rules: readonly RuleConfig[],
+  opts: EvaluateOptions,
+): Evaluation<MailboxAlertState> {
+  const identity = identityOf(observation.target);
+  const labels = observation.labels ?? opts.labels;
+  const base = prev ?? { ...emptyMailboxState(identity.mailbox, labels), ...identity };
+  const next: MailboxAlertState = {
+    ...emptyMailboxState(identity.mailbox, labels ?? base.labels),
+    ...identity,
+    last_error: observation.last_error,
+  };
+  const kind = targetKind(identity);
+  const applying = rules
+    .filter((rule) => ruleApplies(rule, identity.mailbox, kind))
+    .map((rule) => {
+      const threshold = observation.thresholds?.[rule.name];
+      return threshold === undefined ? rule : { ...rule, value: threshold };
+    });
+  return evaluateInstances(prev, base, next, applying, opts, false, (rule) => {
+    const value = observation.values[rule.metric];
+    return value === undefined || value === null || !Number.isFinite(value) ? null : value;
+  });
+}
+
+/** The instances of one target, each rule through the state machine. */
+function evaluateInstances(
+  prev: MailboxAlertState | undefined,
+  base: MailboxAlertState,
+  next: MailboxAlertState,
+  rules: readonly RuleConfig[],
+  opts: EvaluateOptions,
+  countersChanged: boolean,
+  valueFor: (rule: RuleConfig) => number | null,
+): Evaluation<MailboxAlertState> {
+  const identity = identityOf(next);
+  const kind = targetKind(next);
   let changed =
     prev === undefined ||
-    counters.consecutive_failures !== base.consecutive_failures ||
-    counters.consecutive_login_failures !== base.consecutive_login_failures ||
-    (lastError?.code ?? null) !== (base.last_error?.code ?? null);
+    countersChanged ||
+    (next.last_error?.code ?? null) !== (base.last_error?.code ?? null);
   const transitions: Transition[] = [];
   const seen = new Set<string>();
   for (const rule of rules) {
-    if (!ruleApplies(rule, mailbox) || seen.has(rule.name)) continue;
+    if (!ruleApplies(rule, next.mailbox, kind) || seen.has(rule.name)) continue;
     seen.add(rule.name);
     const old = base.instances.find((i) => i.rule === rule.name);
-    const value = metricValue(rule.metric, result, counters, opts.nowMs);
-    const { record, kind } = step(old, rule, mailbox, value, opts);
+    const value = valueFor(rule);
+    const { record, kind: transition } = step(old, rule, identity, value, opts);
     if (record) next.instances.push(record);
     if (
-      kind !== null ||
+      transition !== null ||
       (old === undefined) !== (record === null) ||
       (old && record && old.state !== record.state)
     ) {
       changed = true;
     }
-    if (kind === 'resolved' && old) {
-      transitions.push({ kind, snapshot: snapshotOf({ ...old, value }, next, opts.nowMs) });
-    } else if (kind !== null && record) {
-      transitions.push({ kind, snapshot: snapshotOf(record, next, null) });
+    if (transition === 'resolved' && old) {
+      transitions.push({
+        kind: transition,
+        snapshot: snapshotOf({ ...old, value }, next, opts.nowMs),
+      });
+    } else if (transition !== null && record) {
+      transitions.push({ kind: transition, snapshot: snapshotOf(record, next, null) });
     }
   }
   for (const old of base.instances) if (!seen.has(old.rule)) next.instances.push(old);
@@ -381,42 +476,56 @@ export function nextRepeatAt(state: EngineState, repeatIntervalMs: number): numb
   return earliest;
 }
 
+/** A target the config still has: a mailbox (`name`), or a loop or watch on it. */
+export interface ReconcileTarget {
+  name: string;
+  labels: Record<string, string>;
+  loop?: string;
+  expect?: string;
+}
+
 /**
- * Brings the state in line with a new config: drops mailboxes and instances the config no
- * longer has (a firing one yields a resolved transition), refreshes rule definitions and
- * labels of the rest.
+ * Brings the state in line with a new config: drops targets (mailboxes, loops, watches)
+ * and instances the config no longer has (a firing one yields a resolved transition),
+ * refreshes rule definitions and labels of the rest. A watch's built-in expect_overdue
+ * keeps the threshold it was evaluated with until its next evaluation.
  */
 export function reconcile(
   state: EngineState,
   rules: readonly RuleConfig[],
-  mailboxes: ReadonlyArray<{ name: string; labels: Record<string, string> }>,
+  targets: ReadonlyArray<ReconcileTarget>,
   nowMs: number,
 ): Evaluation<EngineState> {
-  const labelsOf = new Map(mailboxes.map((m) => [m.name, m.labels]));
+  const labelsOf = new Map(
+    targets.map((t) => [targetKey({ mailbox: t.name, loop: t.loop, expect: t.expect }), t.labels]),
+  );
   const ruleOf = new Map<string, RuleConfig>();
   for (const rule of rules) if (!ruleOf.has(rule.name)) ruleOf.set(rule.name, rule);
   const next = new Map<string, MailboxAlertState>();
   const transitions: Transition[] = [];
   let changed = false;
-  for (const [name, mailbox] of state) {
-    const labels = labelsOf.get(name);
+  for (const [key, target] of state) {
+    const labels = labelsOf.get(key);
+    const kind = targetKind(target);
     const instances: InstanceRecord[] = [];
-    for (const record of mailbox.instances) {
+    for (const record of target.instances) {
       const rule = ruleOf.get(record.rule);
-      if (labels !== undefined && rule !== undefined && ruleApplies(rule, name)) {
-        instances.push({ ...record, ...definitionOf(rule) });
+      if (labels !== undefined && rule !== undefined && ruleApplies(rule, target.mailbox, kind)) {
+        const definition = definitionOf(rule);
+        if (kind === 'expect') definition.threshold = record.threshold;
+        instances.push({ ...record, ...definition });
         continue;
       }
       changed = true;
       if (record.state === 'firing') {
-        transitions.push({ kind: 'resolved', snapshot: snapshotOf(record, mailbox, nowMs) });
+        transitions.push({ kind: 'resolved', snapshot: snapshotOf(record, target, nowMs) });
       }
     }
     if (labels === undefined) {
       changed = true;
       continue;
     }
-    next.set(name, { ...mailbox, labels, instances });
+    next.set(key, { ...target, labels, instances });
   }
   return { state: next, transitions, changed };
 }

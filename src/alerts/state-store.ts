@@ -148,9 +148,13 @@ const count = z.number().int().min(0);
 const labels = z.record(z.string(), z.string());
 const lastError = z.object({ code: z.enum(REASONS), message: z.string() }).nullable();
 
+/** A loop's or a watch's name, beside the mailbox (rules.ts MailboxAlertState). */
+const flowIdentity = { loop: z.string().min(1).optional(), expect: z.string().min(1).optional() };
+
 const instanceSchema = z.object({
   rule: z.string().min(1),
   mailbox: z.string().min(1),
+  ...flowIdentity,
   state: z.enum(['inactive', 'pending', 'firing']),
   active_since: time.nullable(),
   fired_at: time.nullable(),
@@ -165,6 +169,7 @@ const instanceSchema = z.object({
 
 const mailboxSchema = z.object({
   mailbox: z.string().min(1),
+  ...flowIdentity,
   consecutive_failures: count,
   consecutive_login_failures: count,
   last_error: lastError,
@@ -175,6 +180,7 @@ const mailboxSchema = z.object({
 const snapshotSchema = z.object({
   rule: z.string().min(1),
   mailbox: z.string().min(1),
+  ...flowIdentity,
   severity: z.enum(SEVERITIES),
   status: z.enum(['firing', 'resolved']),
   metric: z.enum(RULE_METRICS),

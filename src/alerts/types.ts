@@ -1,10 +1,18 @@
 import type { RuleMetric, RuleOp, Severity } from '../config/schema.js';
 import type { Reason } from '../pop3/errors.js';
 
-/** One alert as a notification shows it: a (rule, mailbox) instance at one moment. */
+/**
+ * One alert as a notification shows it: a (rule, mailbox) instance at one moment, or for
+ * mail flow a (rule, loop) or (rule, mailbox, expect) instance.
+ */
 export interface AlertSnapshot {
   rule: string;
+  /** For a loop: the mailbox its probe messages go to. */
   mailbox: string;
+  /** A delivery loop's alert: the loop's name. */
+  loop?: string;
+  /** An expect watch's alert: the watch's name (on `mailbox`). */
+  expect?: string;
   severity: Severity;
   /** firing, or resolved for a resolved notice. */
   status: 'firing' | 'resolved';
@@ -41,3 +49,22 @@ export interface Notification {
 
 /** Delivery channels the outbox knows. */
 export type Channel = 'email' | 'alertmanager';
+
+/** What an alert is about, as subjects and titles name it: `support`, `loop support-loop`, `support (expect backup)`. */
+export function alertTarget(a: Pick<AlertSnapshot, 'mailbox' | 'loop' | 'expect'>): string {
+  if (a.loop !== undefined) return `loop ${a.loop}`;
+  if (a.expect !== undefined) return `${a.mailbox} (expect ${a.expect})`;
+  return a.mailbox;
+}
+
+/** One key per (rule, target): a loop's and a watch's never collide with a mailbox's. */
+export function alertKey(a: Pick<AlertSnapshot, 'rule' | 'mailbox' | 'loop' | 'expect'>): string {
+  return `${a.rule}\u0000${targetKey(a)}`;
+}
+
+/** The key of an alert target in the engine's state; mailbox names stay their own key. */
+export function targetKey(a: Pick<AlertSnapshot, 'mailbox' | 'loop' | 'expect'>): string {
+  if (a.loop !== undefined) return `\u0000loop\u0000${a.loop}`;
+  if (a.expect !== undefined) return `\u0000expect\u0000${a.mailbox}\u0000${a.expect}`;
+  return a.mailbox;
+}

@@ -2,8 +2,8 @@ import { Secret } from '../secret.js';
 import { joinPath } from './config-error.js';
 import type { FileReader } from './files.js';
 import { type OAuth2Config, type OAuth2Data, resolveOAuth2 } from './oauth2.js';
-import type { Config, MailboxConfig, ServerConfig, SmtpConfig } from './schema.js';
-import type { AlertingData, MailboxData, Validated } from './validate.js';
+import type { Config, LoopConfig, MailboxConfig, ServerConfig, SmtpConfig } from './schema.js';
+import type { AlertingData, LoopData, MailboxData, Validated } from './validate.js';
 
 /** Assembles the Config, reading every *_file setting through `files`. */
 export function buildConfig(
@@ -20,9 +20,27 @@ export function buildConfig(
     scheduler: valid.scheduler,
     shard: parseShard(valid.shard),
     mailboxes,
+    loops: valid.loops.map((loop, index) => buildLoop(loop, `loops[${index}]`, files)),
     alerting: buildAlerting(valid.alerting, files),
     metrics: { mailbox_phases: valid.metrics.mailbox_phases },
     source,
+  };
+}
+
+function buildLoop(loop: LoopData, path: string, files: FileReader): LoopConfig {
+  const at = joinPath(path, 'hmac_key_file');
+  return {
+    name: loop.name,
+    schedule: loop.schedule,
+    smtp: buildSmtp({ ...loop.smtp, from: loop.from }, joinPath(path, 'smtp'), files),
+    from: loop.from,
+    to: loop.to,
+    mailbox: loop.mailbox,
+    deadline: loop.deadline,
+    cleanup: loop.cleanup,
+    // A failed read is an issue already; the config is then refused.
+    hmac_key: files.hmacKey(at, loop.hmac_key_file) ?? new Secret(''),
+    hmac_key_file: files.resolve(loop.hmac_key_file),
   };
 }
 
@@ -69,6 +87,13 @@ function buildMailbox(m: MailboxData, path: string, files: FileReader): MailboxC
     auth_failure_backoff: m.auth_failure_backoff,
     labels: m.labels,
     oauth2: m.oauth2 === undefined ? undefined : buildOAuth2(m.oauth2, path, files),
+    max_new_messages: m.max_new_messages,
+    expect: m.expect.map((e) => ({
+      name: e.name,
+      from: e.from,
+      subject: e.subject,
+      within: e.within,
+    })),
   };
 }
 
@@ -105,31 +130,34 @@ function buildServer(server: Validated['server'], files: FileReader): ServerConf
   };
 }
 
+function buildSmtp(
+  smtp: NonNullable<AlertingData['smtp']>,
+  path: string,
+  files: FileReader,
+): SmtpConfig {
+  return {
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    require_tls: smtp.require_tls,
+    username: smtp.username,
+    password: secretOf(smtp.password, smtp.password_file, path, files),
+    password_file: smtp.password_file === undefined ? undefined : files.resolve(smtp.password_file),
+    from: smtp.from,
+    tls_ca:
+      smtp.tls_ca_file === undefined
+        ? undefined
+        : files.certificates(joinPath(path, 'tls_ca_file'), smtp.tls_ca_file),
+    tls_ca_file: smtp.tls_ca_file === undefined ? undefined : files.resolve(smtp.tls_ca_file),
+    tls_insecure: smtp.tls_insecure,
+    timeout: smtp.timeout,
+  };
+}
+
 function buildAlerting(alerting: AlertingData, files: FileReader): Config['alerting'] {
   const smtp = alerting.smtp;
-  let smtpConfig: SmtpConfig | undefined;
-  if (smtp !== undefined) {
-    smtpConfig = {
-      host: smtp.host,
-      port: smtp.port,
-      secure: smtp.secure,
-      require_tls: smtp.require_tls,
-      username: smtp.username,
-      password: secretOf(smtp.password, smtp.password_file, 'alerting.smtp', files),
-      password_file:
-        smtp.password_file === undefined ? undefined : files.resolve(smtp.password_file),
-      from: smtp.from,
-      tls_ca:
-        smtp.tls_ca_file === undefined
-          ? undefined
-          : files.certificates('alerting.smtp.tls_ca_file', smtp.tls_ca_file),
-      tls_ca_file: smtp.tls_ca_file === undefined ? undefined : files.resolve(smtp.tls_ca_file),
-      tls_insecure: smtp.tls_insecure,
-      timeout: smtp.timeout,
-    };
-  }
   return {
-    smtp: smtpConfig,
+    smtp: smtp === undefined ? undefined : buildSmtp(smtp, 'alerting.smtp', files),
     to: alerting.to,
     repeat_interval: alerting.repeat_interval,
     group_wait: alerting.group_wait,

@@ -6,6 +6,9 @@ import type { ConfigIssue } from './config-error.js';
 
 export type ReadFile = (path: string) => string;
 
+/** The shortest HMAC key a delivery loop accepts. */
+export const MIN_HMAC_KEY_OCTETS = 16;
+
 export const readUtf8File: ReadFile = (path) => readFileSync(path, 'utf8');
 
 const FS_REASONS: Record<string, string> = {
@@ -67,6 +70,23 @@ export class FileReader {
     }
     this.secrets.push(value);
     return new Secret(value);
+  }
+
+  /**
+   * A delivery loop's HMAC key: a secret file of at least MIN_HMAC_KEY_OCTETS octets
+   * (RFC 2104 §3: a key shorter than the hash output weakens it).
+   */
+  hmacKey(path: string, file: string): Secret | undefined {
+    const key = this.secret(path, file);
+    if (key === undefined) return undefined;
+    if (Buffer.byteLength(key.reveal(), 'utf8') < MIN_HMAC_KEY_OCTETS) {
+      this.issues.push({
+        path,
+        message: `${file} holds a key shorter than ${MIN_HMAC_KEY_OCTETS} octets; make one with: head -c 32 /dev/urandom | base64 > ${file}`,
+      });
+      return undefined;
+    }
+    return key;
   }
 
   /** PEM text with one or more certificates, each checked to parse. */

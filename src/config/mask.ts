@@ -1,7 +1,7 @@
 import type { Secret } from '../secret.js';
 import { formatDuration } from './duration.js';
 import type { OAuth2Config } from './oauth2.js';
-import type { Config, MailboxConfig, RuleConfig, SmtpConfig } from './schema.js';
+import type { Config, LoopConfig, MailboxConfig, RuleConfig, SmtpConfig } from './schema.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -45,6 +45,29 @@ function mailbox(m: MailboxConfig): Json {
     auth_failure_backoff: formatDuration(m.auth_failure_backoff),
     labels: { ...m.labels },
     oauth2: m.oauth2 === undefined ? null : oauth2(m.oauth2),
+    max_new_messages: m.max_new_messages,
+    expect: m.expect.map((e) => ({
+      name: e.name,
+      from: orNull(e.from),
+      subject: orNull(e.subject),
+      within: formatDuration(e.within),
+    })),
+  };
+}
+
+function loop(l: LoopConfig): Json {
+  const { from: _from, ...server } = smtp(l.smtp) as Record<string, Json>;
+  return {
+    name: l.name,
+    schedule: l.schedule,
+    smtp: server,
+    from: l.from,
+    to: l.to,
+    mailbox: l.mailbox,
+    deadline: formatDuration(l.deadline),
+    cleanup: l.cleanup,
+    hmac_key: secret(l.hmac_key),
+    hmac_key_file: l.hmac_key_file,
   };
 }
 
@@ -120,6 +143,7 @@ export function maskedConfig(config: Config): unknown {
     scheduler: { ...config.scheduler },
     shard: config.shard === undefined ? null : `${config.shard.index}/${config.shard.count}`,
     mailboxes: config.mailboxes.map(mailbox),
+    loops: config.loops.map(loop),
     alerting: {
       smtp: alerting.smtp === undefined ? null : smtp(alerting.smtp),
       to: [...alerting.to],

@@ -148,7 +148,41 @@ export const mailboxSettingsShape = {
   auth_failure_backoff: durationMs,
   labels: z.record(labelName, z.string().max(256, 'label values are at most 256 characters')),
   oauth2: oauth2Schema,
+  max_new_messages: num(
+    z.number().int().min(1, 'expected 1 or more').max(1000, 'expected at most 1000'),
+  ),
 };
+
+/** A name that is a label value and goes into a mail header: no blanks, ';' or '='. */
+const flowName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, _ . or -');
+
+/** A regular expression as written in the config (matched case-insensitively). */
+const headerPattern = z
+  .string()
+  .min(1, 'must not be empty')
+  .superRefine((source, ctx) => {
+    try {
+      new RegExp(source, 'iu');
+    } catch (error) {
+      const why =
+        error instanceof Error ? error.message.replace(/^Invalid regular expression: /, '') : '';
+      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${why}` });
+    }
+  });
+
+/** An `expect:` watch of a mailbox: mail that must keep arriving. */
+export const expectSchema = z
+  .strictObject({
+    name: flowName,
+    from: headerPattern.optional(),
+    subject: headerPattern.optional(),
+    within: positiveDurationMs,
+  })
+  .refine((e) => e.from !== undefined || e.subject !== undefined, {
+    message: 'expected from, subject or both',
+  });
 
 export const defaultsSchema = z.strictObject(mailboxSettingsShape).partial();
 
@@ -177,6 +211,8 @@ export const mailboxSchema = z.strictObject({
   auth_failure_backoff: durationMs.default(15 * 60_000),
   labels: mailboxSettingsShape.labels.default({}),
   oauth2: oauth2Schema.optional(),
+  max_new_messages: mailboxSettingsShape.max_new_messages.default(20),
+  expect: z.array(expectSchema).default([]),
 });
 
 const listenAddress = z.string().superRefine((s, ctx) => {
@@ -221,6 +257,10 @@ const RULE_METRICS = [
   'consecutive_failures',
   'consecutive_login_failures',
   'cert_expiry_days',
+  // Mail flow: per delivery loop, and per expect watch.
+  'delivery_seconds',
+  'delivery_lost',
+  'expect_age_seconds',
 ] as const;
 export type RuleMetric = (typeof RULE_METRICS)[number];
 export { RULE_METRICS };
@@ -275,8 +315,15 @@ export const alertingSchema = z.strictObject({
     .strictObject({
       login_failed: bool().default(true),
       unreachable: bool().default(true),
+      delivery_lost: bool().default(true),
+      expect_overdue: bool().default(true),
     })
-    .default({ login_failed: true, unreachable: true }),
+    .default({
+      login_failed: true,
+      unreachable: true,
+      delivery_lost: true,
+      expect_overdue: true,
+    }),
   rules: z.array(ruleSchema).default([]),
   alertmanager: z
     .strictObject({
@@ -284,6 +331,22 @@ export const alertingSchema = z.strictObject({
       timeout: positiveDurationMs.default(10_000),
     })
     .optional(),
+});
+
+/** The SMTP submission of a delivery loop: alerting.smtp's fields; `from` is the loop's. */
+export const loopSmtpSchema = smtpSchema.omit({ from: true });
+
+/** A delivery loop (`loops:`): a signed probe message sent over SMTP, timed until POP3 sees it. */
+export const loopSchema = z.strictObject({
+  name: flowName,
+  schedule: cronExpression.default('0 */5 * * * *'),
+  smtp: loopSmtpSchema,
+  from: z.string().min(3, 'expected an address such as monitor@example.com'),
+  to: z.string().min(3, 'expected an address such as support@example.com'),
+  mailbox: z.string().min(1, 'must not be empty'),
+  deadline: positiveDurationMs.default(10 * 60_000),
+  cleanup: bool().default(false),
+  hmac_key_file: z.string().min(1, 'must not be empty'),
 });
 
 /** What /metrics exposes beyond the default budget of series per mailbox. */
@@ -302,6 +365,7 @@ export const configFileSchema = z.strictObject({
     .optional(),
   defaults: z.unknown().optional(),
   mailboxes: z.array(z.unknown()).min(1, 'expected at least one mailbox'),
+  loops: z.array(loopSchema).default([]),
   alerting: alertingSchema.optional(),
   metrics: metricsSchema.default({ mailbox_phases: false }),
 });
@@ -335,6 +399,34 @@ export interface MailboxConfig {
   labels: Record<string, string>;
   /** Tokens fetched and refreshed by the monitor (auth xoauth2 / oauthbearer). */
   oauth2?: OAuth2Config | undefined;
+  /** At most this many new messages get their headers read per probe (loops, watches). */
+  max_new_messages: number;
+  expect: ExpectConfig[];
+}
+
+export interface ExpectConfig {
+  name: string;
+  /** Patterns as written; matched case-insensitively against the decoded header. */
+  from: string | undefined;
+  subject: string | undefined;
+  /** ms */
+  within: number;
+}
+
+export interface LoopConfig {
+  name: string;
+  schedule: string;
+  /** `from` is the loop's own. */
+  smtp: SmtpConfig;
+  from: string;
+  to: string;
+  mailbox: string;
+  /** ms */
+  deadline: number;
+  cleanup: boolean;
+  hmac_key: Secret;
+  /** Resolved path the key was read from, for display. */
+  hmac_key_file: string;
 }
 
 export interface SmtpConfig {
@@ -361,7 +453,13 @@ export interface AlertingConfig {
   group_wait: number;
   send_resolved: boolean;
   external_url: string | undefined;
-  builtin_rules: { login_failed: boolean; unreachable: boolean };
+  /** The mail-flow ones are on when absent (they apply only to loops and watches). */
+  builtin_rules: {
+    login_failed: boolean;
+    unreachable: boolean;
+    delivery_lost?: boolean;
+    expect_overdue?: boolean;
+  };
   rules: RuleConfig[];
   alertmanager: { urls: string[]; timeout: number } | undefined;
 }
@@ -388,6 +486,7 @@ export interface Config {
   scheduler: { max_concurrent_probes: number; max_concurrent_per_host: number };
   shard: { index: number; count: number } | undefined;
   mailboxes: MailboxConfig[];
+  loops: LoopConfig[];
   alerting: AlertingConfig;
   metrics: MetricsConfig;
   /** The file it was read from, for reloads and messages. */

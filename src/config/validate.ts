@@ -1,11 +1,18 @@
 import type { z } from 'zod';
 import { type ConfigIssue, formatPath } from './config-error.js';
-import { alertingSchema, configFileSchema, defaultsSchema, mailboxSchema } from './schema.js';
+import {
+  alertingSchema,
+  configFileSchema,
+  defaultsSchema,
+  type loopSchema,
+  mailboxSchema,
+} from './schema.js';
 import { isPlainObject } from './substitute.js';
 import { configErrorMap, describeKind, toConfigIssues } from './zod-issues.js';
 
 export type MailboxData = z.output<typeof mailboxSchema>;
 export type AlertingData = z.output<typeof alertingSchema>;
+export type LoopData = z.output<typeof loopSchema>;
 type FileData = z.output<typeof configFileSchema>;
 
 /** Every section parsed, before any file is read. */
@@ -15,6 +22,7 @@ export interface Validated {
   scheduler: FileData['scheduler'];
   shard: string | undefined;
   mailboxes: MailboxData[];
+  loops: LoopData[];
   alerting: AlertingData;
   metrics: FileData['metrics'];
 }
@@ -61,6 +69,10 @@ export function validateConfig(
   const defaults = validateDefaults(section('defaults'), issues);
   const { mailboxes, names } = validateMailboxes(root.mailboxes, defaults, issues);
 
+  const rawLoops = section('loops');
+  const loops = parseSection(shape.loops, rawLoops, 'loops', issues);
+  if (Array.isArray(rawLoops)) issues.push(...loopIssues(rawLoops, names));
+
   const metrics = parseSection(shape.metrics, section('metrics'), 'metrics', issues);
 
   const rawAlerting = asObject(section('alerting'));
@@ -74,11 +86,12 @@ export function validateConfig(
     scheduler === undefined ||
     alerting === undefined ||
     metrics === undefined ||
-    mailboxes === undefined
+    mailboxes === undefined ||
+    loops === undefined
   ) {
     return undefined;
   }
-  return { server, state_dir: stateDir, scheduler, shard, mailboxes, alerting, metrics };
+  return { server, state_dir: stateDir, scheduler, shard, mailboxes, loops, alerting, metrics };
 }
 
 function parseSection<T extends z.ZodType>(
@@ -157,6 +170,7 @@ function validateMailboxes(
     const inheritsBadSecret = SECRET_PAIR.some((key) => defaults.dropped.has(key));
     if (isPlainObject(mailbox.oauth2)) issues.push(...oauth2MailboxIssues(mailbox, own, path));
     else issues.push(...secretPairIssues(mailbox, path, !inheritsBadSecret));
+    if (Array.isArray(own.expect)) issues.push(...duplicateNames(own.expect, `${path}.expect`));
     if (typeof mailbox.name === 'string') {
       const first = names.get(mailbox.name);
       if (first === undefined) names.set(mailbox.name, index);
@@ -260,17 +274,57 @@ function ruleIssues(
   return issues;
 }
 
-function smtpIssues(smtp: Record<string, unknown>): ConfigIssue[] {
-  const pair = secretPairIssues(smtp, 'alerting.smtp', false);
+function smtpIssues(smtp: Record<string, unknown>, path = 'alerting.smtp'): ConfigIssue[] {
+  const pair = secretPairIssues(smtp, path, false);
   if (pair.length > 0) return pair;
   const hasSecret = SECRET_PAIR.some((key) => has(smtp, key));
   if (has(smtp, 'username') && !hasSecret) {
-    return [{ path: 'alerting.smtp', message: 'username needs password or password_file' }];
+    return [{ path, message: 'username needs password or password_file' }];
   }
   if (!has(smtp, 'username') && hasSecret) {
-    return [{ path: 'alerting.smtp', message: 'password or password_file needs username' }];
+    return [{ path, message: 'password or password_file needs username' }];
   }
   return [];
+}
+
+/** `loops:`: names unique, each loop's mailbox configured, its smtp credentials whole. */
+function loopIssues(loops: unknown[], mailboxNames: Set<string>): ConfigIssue[] {
+  const issues = duplicateNames(loops, 'loops');
+  loops.forEach((loop, index) => {
+    if (!isPlainObject(loop)) return;
+    const path = `loops[${index}]`;
+    const smtp = asObject(loop.smtp);
+    if (smtp) issues.push(...smtpIssues(smtp, `${path}.smtp`));
+    if (
+      typeof loop.mailbox === 'string' &&
+      loop.mailbox !== '' &&
+      !mailboxNames.has(loop.mailbox)
+    ) {
+      issues.push({
+        path: `${path}.mailbox`,
+        message: `unknown mailbox ${JSON.stringify(loop.mailbox)} (a loop's mailbox must be one of mailboxes:)`,
+      });
+    }
+  });
+  return issues;
+}
+
+/** Entries of a list whose `name` repeats an earlier one's. */
+function duplicateNames(list: unknown[], path: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((entry, index) => {
+    const name = isPlainObject(entry) ? entry.name : undefined;
+    if (typeof name !== 'string') return;
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, index);
+    else
+      issues.push({
+        path: `${path}[${index}].name`,
+        message: `duplicate name ${JSON.stringify(name)} (also ${path}[${first}])`,
+      });
+  });
+  return issues;
 }
 
 const TOKEN_AUTH: readonly unknown[] = ['auto', 'xoauth2', 'oauthbearer'];

@@ -31,6 +31,19 @@ export function configWarnings(config: Config): string[] {
       );
     }
   });
+  config.loops.forEach((loop, index) => {
+    const path = `loops[${index}]`;
+    if (!loop.cleanup) {
+      warnings.push(
+        `${path}.cleanup: off, so every probe message stays in mailbox ${loop.mailbox} (one per schedule run) until someone deletes it; cleanup: true lets the monitor delete its own verified probe messages`,
+      );
+    }
+    if (loop.smtp.tls_insecure) {
+      warnings.push(
+        `${path}.smtp.tls_insecure: certificate verification is off for the probe messages`,
+      );
+    }
+  });
   const smtp = config.alerting.smtp;
   if (smtp?.tls_insecure) {
     warnings.push('alerting.smtp.tls_insecure: certificate verification is off for alert mail');

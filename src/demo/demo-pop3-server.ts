@@ -5,7 +5,9 @@ import { createServer, type Server, type Socket } from 'node:net';
  * The demo's own POP3 server: real POP3 over loopback (RFC 1939 with CAPA, PIPELINING,
  * RESP-CODES, SASL PLAIN), serving in-memory mailboxes. It exists so `pop3-monitor demo`
  * shows the whole loop without an outside server. It is not a mail server: nothing is
- * stored, and DELE/RETR/RSET are refused so the demo also shows the monitor never needs them.
+ * stored, and RETR/RSET are refused so the demo also shows the monitor never needs them.
+ * DELE is kept for the one thing the monitor deletes, its delivery loop's own probe
+ * messages: marked, and removed at QUIT (RFC 1939 §6).
  */
 export interface DemoAccount {
   user: string;
@@ -72,10 +74,15 @@ function handleSession(socket: Socket, accounts: Map<string, DemoAccount>): void
     send(`+OK logged in, ${found.messages.length} messages\r\n`);
   };
 
+  const deleted = new Set<string>();
   const command = (line: string) => {
     const [verb = '', ...args] = line.split(' ');
     const cmd = verb.toUpperCase();
     if (cmd === 'QUIT') {
+      if (account && deleted.size > 0) {
+        const kept = account.messages.filter((m) => !deleted.has(m));
+        account.messages.splice(0, account.messages.length, ...kept);
+      }
       send('+OK bye\r\n');
       socket.end();
       return;
@@ -132,6 +139,12 @@ function handleSession(socket: Socket, accounts: Map<string, DemoAccount>): void
       case 'TOP':
         if (valid) send(multi('+OK', topOf(messages[n - 1] as string, Number(args[1] ?? 0) || 0)));
         else send('-ERR no such message\r\n');
+        return;
+      case 'DELE':
+        if (valid) {
+          deleted.add(messages[n - 1] as string);
+          send(`+OK message ${n} deleted\r\n`);
+        } else send('-ERR no such message\r\n');
         return;
       default:
         send('-ERR the demo server is read-only\r\n');

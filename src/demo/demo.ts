@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,9 @@ function externalUrl(listen: string): string {
 export const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
 
 const HOUR = 3_600_000;
+/** Where the demo's delivery loop sends (config/demo.yaml), and which of its messages is lost. */
+const DEMO_LOOP_RECIPIENT = 'flow@demo.test';
+const DROPPED_PROBE = 3;
 
 /**
  * `pop3-monitor demo`: the whole loop on loopback. A demo POP3 server whose `invoices`
@@ -73,6 +77,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       messages: [demoMessage(3, new Date(now - 60_000))],
     },
     { user: 'legacy', password: 'the-real-legacy-password', messages: [] },
+    // The delivery loop's mailbox: the SMTP capture delivers its probe messages here.
+    { user: 'flow', password: 'demo-flow', messages: [] },
   ];
   const stateDir = mkdtempSync(join(tmpdir(), 'pop3-monitor-demo-'));
   let pop3: DemoPop3Server | undefined;
@@ -82,12 +88,32 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let drain: NodeJS.Timeout | undefined;
   try {
     pop3 = await startDemoPop3Server(accounts);
-    smtp = await startSmtpCapture((mail) => out(`\n${formatMail(mail.data)}\n`));
+    const mailServer = pop3;
+    let probes = 0;
+    smtp = await startSmtpCapture((mail) => {
+      if (!mail.to.includes(DEMO_LOOP_RECIPIENT)) {
+        out(`\n${formatMail(mail.data)}\n`);
+        return false;
+      }
+      probes += 1;
+      // One probe message goes missing, as mail sometimes does: delivery_lost fires.
+      if (probes === DROPPED_PROBE) {
+        out(
+          `\ndemo: the SMTP capture drops delivery probe message #${probes}; the loop counts it lost after its 20 s deadline.\n`,
+        );
+      } else {
+        mailServer.deliver('flow', mail.data);
+      }
+      return true;
+    });
+    const loopKey = join(stateDir, 'loop-key');
+    writeFileSync(loopKey, randomBytes(32).toString('base64'), { mode: 0o600 });
     const env = {
       ...process.env,
       DEMO_POP3_PORT: String(pop3.port),
       DEMO_SMTP_PORT: String(smtp.port),
       DEMO_STATE_DIR: stateDir,
+      DEMO_LOOP_KEY_FILE: loopKey,
       ...(options.listen
         ? { DEMO_LISTEN: options.listen, DEMO_EXTERNAL_URL: externalUrl(options.listen) }
         : {}),
@@ -116,13 +142,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       [
         '',
         'pop3-monitor demo: everything runs on this machine, nothing is sent outside.',
-        `  demo POP3 server   127.0.0.1:${pop3.port}  (mailboxes invoices, support, legacy)`,
+        `  demo POP3 server   127.0.0.1:${pop3.port}  (mailboxes invoices, support, legacy, flow)`,
         `  demo SMTP capture  127.0.0.1:${smtp.port}  (alert emails are printed below)`,
         `  metrics            ${base}/metrics`,
         '                     pop3_up, pop3_messages, pop3_probe_duration_seconds per mailbox;',
         '                     pop3_phase_duration_seconds per server (and per mailbox here)',
         `  health             ${base}/healthz   ${base}/readyz`,
         '  invoices fills up by one message every 4 s; legacy has a wrong password configured.',
+        `  delivery loop: a signed probe message every 10 s through the SMTP capture into flow;`,
+        `  pop3_delivery_duration_seconds shows its delivery time; probe message #${DROPPED_PROBE} is dropped (lost).`,
         '  Expect: login_failed and stale_mail alert emails within seconds, backlog within a minute.',
         '  Stop with Ctrl-C.',
         '',

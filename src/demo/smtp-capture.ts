@@ -100,8 +100,13 @@ function session(socket: Socket, onMail: (mail: CapturedMail) => void): void {
   });
 }
 
+/**
+ * `onMail` gets every accepted message; `messages` keeps those it did not return true for:
+ * the alert emails. A handler returns true for mail it delivered elsewhere (the demo's
+ * delivery loop messages go into the demo POP3 server).
+ */
 export function startSmtpCapture(
-  onMail: (mail: CapturedMail) => void,
+  onMail: (mail: CapturedMail) => boolean | undefined,
   port = 0,
   host = '127.0.0.1',
 ): Promise<SmtpCapture> {
@@ -111,8 +116,7 @@ export function startSmtpCapture(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     session(socket, (mail) => {
-      messages.push(mail);
-      onMail(mail);
+      if (onMail(mail) !== true) messages.push(mail);
     });
   });
   return new Promise((resolve, reject) => {

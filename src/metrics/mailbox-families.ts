@@ -132,10 +132,13 @@ const MAILBOXES_PER_CHUNK = 200;
  * The text of every per-mailbox family, family by family, in chunks of a few hundred
  * mailboxes: the caller can yield to the event loop between chunks, so a scrape of
  * 10,000 mailboxes never holds it for long, and no single string holds the whole text.
+ * `extra` holds more sample lines of a family, by its name, written after the mailboxes'
+ * (the alerts of delivery loops and expect watches in pop3_alerts_firing).
  */
 export function* mailboxChunks(
   list: readonly MailboxSeries[],
   withPhases: boolean,
+  extra: Readonly<Record<string, string>> = {},
 ): Generator<string> {
   const families = withPhases ? [...FAMILIES, MAILBOX_PHASES] : FAMILIES;
   for (const family of families) {
@@ -148,6 +151,7 @@ export function* mailboxChunks(
         out = '';
       }
     }
+    out += extra[family.name] ?? '';
     if (out !== '') yield out;
   }
 }

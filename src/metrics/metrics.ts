@@ -2,7 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { MailboxConfig } from '../config/schema.js';
 import { REASONS } from '../pop3/errors.js';
 import { isCredentialRefusal, type ProbeResult } from '../probe/result.js';
-import { CONTENT_TYPE, type Labels, labelText } from './exposition.js';
+import { CONTENT_TYPE, type Labels, labelText, sampleLine } from './exposition.js';
 import { isOwnLabelName } from './label-names.js';
 import { mailboxChunks } from './mailbox-families.js';
 import { MailboxSeries } from './mailbox-series.js';
@@ -70,6 +70,16 @@ export interface Metrics {
   recordSkip(mailbox: string, reason: SkipReason): void;
   /** firing: pop3_alerts_firing = 1; resolved: the series is removed. */
   setAlertFiring(rule: string, mailbox: string, severity: string, firing: boolean): void;
+  /**
+   * The same for a delivery loop's alert (labels loop, rule, severity) or an expect watch's
+   * (mailbox, expect, rule, severity).
+   */
+  setFlowAlertFiring(
+    rule: string,
+    target: { mailbox: string; loop?: string; expect?: string },
+    severity: string,
+    firing: boolean,
+  ): void;
   recordNotification(result: 'sent' | 'failed'): void;
   setOutboxPending(n: number): void;
   recordReload(success: boolean, atMs: number): void;
@@ -214,11 +224,19 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const serverPhases = new ServerPhases();
   let mailboxPhases = options.mailboxPhases ?? false;
   let mailboxes = new Map<string, MailboxSeries>();
+  /** Firing alerts of loops and watches: their label text by it. */
+  const flowAlerts = new Map<string, string>();
+
+  function flowAlertLines(): string {
+    let out = '';
+    for (const text of flowAlerts.values()) out += sampleLine('pop3_alerts_firing', text, 1);
+    return out;
+  }
 
   async function* chunks(): AsyncGenerator<string> {
     // A snapshot of the mailboxes: a reload during the scrape changes the next one.
     const list = [...mailboxes.values()];
-    yield* mailboxChunks(list, mailboxPhases);
+    yield* mailboxChunks(list, mailboxPhases, { pop3_alerts_firing: flowAlertLines() });
     yield serverPhases.render();
     yield await registry.metrics();
   }
@@ -275,6 +293,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
       const key = `${rule}\0${severity}`;
       if (firing) series.alerts.set(key, { rule, severity, text: labelText({ rule, severity }) });
       else series.alerts.delete(key);
+    },
+
+    setFlowAlertFiring(rule, target, severity, firing) {
+      const text = labelText(
+        target.loop !== undefined
+          ? { loop: target.loop, rule, severity }
+          : { mailbox: target.mailbox, expect: target.expect ?? '', rule, severity },
+      );
+      if (firing) flowAlerts.set(text, text);
+      else flowAlerts.delete(text);
     },
 
     recordNotification(result) {

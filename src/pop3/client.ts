@@ -17,7 +17,7 @@ import {
 } from './auth.js';
 import { Deadline, type PeerTls, Pop3Connection, type TlsOptions } from './connection.js';
 import { Pop3Error } from './errors.js';
-import type { FramerLimits, Reply } from './framing.js';
+import type { BlockOptions, FramerLimits, Reply } from './framing.js';
 import {
   apopTimestamp,
   type Capabilities,
@@ -49,12 +49,35 @@ export interface Pop3ClientOptions {
   limits?: Partial<FramerLimits>;
 }
 
+/**
+ * How a multi-line reply is read: fixed, or decided when the reply begins from the replies
+ * of the same exchange before it, by command name (UIDL's cap follows STAT's count).
+ */
+export type BlockSpec = BlockOptions | ((earlier: ReadonlyMap<string, Reply>) => BlockOptions);
+
 /** A command to send. `name` is what errors and logs show: never its arguments. */
 export interface Command {
   line: string;
   name: string;
   multiline: boolean;
   phase: Phase;
+  block?: BlockSpec;
+}
+
+/**
+ * CAPA lists a few dozen short lines (RFC 2449 §5); a reply past this is no capability
+ * list, and is a `protocol` failure before it can cost memory.
+ */
+export const CAPA_MAX_BYTES = 16 * 1024;
+
+/** Commands this client never sends; DELE only through dele() (RFC 1939 §5). */
+const NEVER_SENT = /^(RETR|RSET)\b/i;
+const DELE = /^DELE\b/i;
+
+function blockFor(command: Command, earlier: ReadonlyMap<string, Reply>): BlockOptions {
+  const spec = command.block;
+  if (spec === undefined) return {};
+  return typeof spec === 'function' ? spec(earlier) : spec;
 }
 
 export type ClientState = 'new' | 'authorization' | 'transaction' | 'closed';
@@ -62,7 +85,9 @@ export type ClientState = 'new' | 'authorization' | 'transaction' | 'closed';
 /**
  * A POP3 session (RFC 1939) with STLS (RFC 2595), CAPA and PIPELINING (RFC 2449) and
  * SASL (RFC 5034). It records per-phase durations; with pipelining a phase ends when its
- * own reply arrives. It has no method that sends DELE, RETR or RSET.
+ * own reply arrives. It never sends RETR or RSET, and DELE only through dele(), which the
+ * probe calls for nothing but messages an injected decision marked for deletion (a
+ * delivery loop's own verified probe messages).
  */
 export class Pop3Client {
   readonly phases: Partial<Record<Phase, number>> = {};
@@ -80,6 +105,7 @@ export class Pop3Client {
   readonly #deadline: Deadline;
   readonly #phaseLimit: number;
   #conn: Pop3Connection | null = null;
+  #deleting = false;
 
   constructor(options: Pop3ClientOptions) {
     this.#options = options;
@@ -149,7 +175,15 @@ export class Pop3Client {
   /** CAPA (RFC 2449 §5); a server without CAPA gets empty capabilities, not an error. */
   async capa(): Promise<Capabilities> {
     const [reply] = await this.exchange(
-      [{ line: 'CAPA', name: 'CAPA', multiline: true, phase: 'capa' }],
+      [
+        {
+          line: 'CAPA',
+          name: 'CAPA',
+          multiline: true,
+          phase: 'capa',
+          block: { maxBytes: CAPA_MAX_BYTES, what: 'CAPA reply' },
+        },
+      ],
       false,
     );
     this.capabilities = reply?.kind === 'ok' ? parseCapa(reply.lines ?? []) : emptyCapabilities();
@@ -202,8 +236,14 @@ export class Pop3Client {
    * -ERR when `stopOnError` is set. Replies are returned as they came.
    */
   async exchange(commands: Command[], pipeline: boolean, stopOnError = false): Promise<Reply[]> {
+    for (const command of commands) {
+      if (NEVER_SENT.test(command.line) || (DELE.test(command.line) && !this.#deleting)) {
+        throw new Error(`Pop3Client: ${command.name} is never sent through exchange()`);
+      }
+    }
     const wire = this.#wire;
     const replies: Reply[] = [];
+    const earlier = new Map<string, Reply>();
     if (pipeline && commands.length > 1) {
       this.pipelined = true;
       if (commands.some((c) => c.name === 'QUIT')) this.quitSent = true;
@@ -218,6 +258,7 @@ export class Pop3Client {
             command.multiline,
             `the reply to ${command.name}`,
             this.#phaseLimit,
+            blockFor(command, earlier),
           );
         } catch (error) {
           // A server may hang up after refusing a login instead of answering the rest:
@@ -236,6 +277,7 @@ export class Pop3Client {
         if (!refused) this.#add(command.phase, previous, wire.lastReplyAt);
         previous = wire.lastReplyAt;
         replies.push(reply);
+        earlier.set(command.name, reply);
       }
       return replies;
     }
@@ -248,9 +290,11 @@ export class Pop3Client {
         command.multiline,
         `the reply to ${command.name}`,
         this.#phaseLimit,
+        blockFor(command, earlier),
       );
       this.#add(command.phase, sentAt, wire.lastReplyAt);
       replies.push(reply);
+      earlier.set(command.name, reply);
       if (stopOnError && reply.kind !== 'ok') break;
     }
     return replies;
@@ -414,8 +458,29 @@ export class Pop3Client {
   }
 
   /**
+   * DELE n (RFC 1939 §5) for each message number, pipelined when the server allows. The
+   * server only marks them: they are removed when QUIT moves the session to UPDATE (§6),
+   * and a session that ends any other way removes nothing. Replies in order.
+   */
+  async dele(numbers: readonly number[]): Promise<Reply[]> {
+    if (this.state !== 'transaction') throw new Pop3Error('protocol', 'DELE outside TRANSACTION');
+    const commands: Command[] = numbers.map((n) => ({
+      line: `DELE ${n}`,
+      name: 'DELE',
+      multiline: false,
+      phase: 'dele',
+    }));
+    this.#deleting = true;
+    try {
+      return await this.exchange(commands, this.canPipeline);
+    } finally {
+      this.#deleting = false;
+    }
+  }
+
+  /**
    * QUIT (RFC 1939 §6): ends the session; in TRANSACTION the server enters UPDATE, which
-   * deletes nothing since the monitor never sends DELE. A server that closes instead of
+   * deletes only what dele() marked (normally nothing). A server that closes instead of
    * answering is tolerated.
    */
   async quit(): Promise<Reply | null> {

@@ -10,7 +10,7 @@ import {
   connect as tlsConnect,
 } from 'node:tls';
 import { Pop3Error, type Reason } from './errors.js';
-import { type FramerLimits, type Reply, ReplyFramer } from './framing.js';
+import { type BlockOptions, type FramerLimits, type Reply, ReplyFramer } from './framing.js';
 
 /** TLS settings of one mailbox. Verification is on unless `insecure` is set. */
 export interface TlsOptions {
@@ -72,6 +72,7 @@ export class Deadline {
 
 interface PendingRead {
   multiline: boolean;
+  block: BlockOptions;
   /** performance.now() when the read began. */
   since: number;
   resolve(reply: Reply): void;
@@ -261,7 +262,7 @@ export class Pop3Connection {
     if (!pending || this.#failure) return;
     let reply: Reply | null;
     try {
-      reply = this.#framer.next(pending.multiline);
+      reply = this.#framer.next(pending.multiline, pending.block);
     } catch (error) {
       this.#fail(
         error instanceof Pop3Error
@@ -294,8 +295,16 @@ export class Pop3Connection {
     }
   }
 
-  /** Waits for the next reply. `label` names what is awaited, for timeout messages. */
-  read(multiline: boolean, label: string, phaseLimitMs = Number.POSITIVE_INFINITY): Promise<Reply> {
+  /**
+   * Waits for the next reply. `label` names what is awaited, for timeout messages; `block`
+   * bounds (and may stream) a multi-line reply's block.
+   */
+  read(
+    multiline: boolean,
+    label: string,
+    phaseLimitMs = Number.POSITIVE_INFINITY,
+    block: BlockOptions = {},
+  ): Promise<Reply> {
     if (this.#pending) throw new Error('Pop3Connection.read: a read is already pending');
     this.#phaseLabel = label;
     const since = performance.now();
@@ -304,7 +313,7 @@ export class Pop3Connection {
         // Replies that arrived before the failure (e.g. the server said -ERR then closed)
         // are still served first.
         try {
-          const reply = this.#framer.next(multiline);
+          const reply = this.#framer.next(multiline, block);
           if (reply) {
             this.lastReplyAt = Math.max(this.#lastChunkAt, since);
             resolve(reply);
@@ -316,7 +325,7 @@ export class Pop3Connection {
         reject(this.#failure);
         return;
       }
-      this.#pending = { multiline, since, resolve, reject };
+      this.#pending = { multiline, block, since, resolve, reject };
       const wait = Math.min(this.#deadline.remaining(), phaseLimitMs);
       this.#timer = setTimeout(() => {
         this.#timer = null;

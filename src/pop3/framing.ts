@@ -21,6 +21,20 @@ export const DEFAULT_FRAMER_LIMITS: FramerLimits = {
   maxBlockBytes: 64 * 1024 * 1024,
 };
 
+/**
+ * How one multi-line reply is read. `maxBytes` caps its block by what its command can
+ * need (CAPA and TOP headers: kilobytes; UIDL: in proportion to the STAT count), below the
+ * framer's maxBlockBytes; past it the reply is a `protocol` failure. With `onLine` every
+ * block line goes to the sink as it arrives (dot-stuffing undone) and is not kept, so a
+ * long listing costs no memory here; a throw from the sink fails the reply like a framing
+ * error. `what` names the reply in the error (default "multi-line reply").
+ */
+export interface BlockOptions {
+  maxBytes?: number;
+  onLine?: (line: string) => void;
+  what?: string;
+}
+
 export type ReplyKind = 'ok' | 'err' | 'continue';
 
 export interface Reply {
@@ -30,7 +44,10 @@ export interface Reply {
   status: string;
   /** What follows the status indicator, leading blanks removed (may be ''). */
   text: string;
-  /** Block lines of a multi-line +OK reply, dot-stuffing undone, terminator excluded. */
+  /**
+   * Block lines of a multi-line +OK reply, dot-stuffing undone, terminator excluded (empty
+   * when they went to BlockOptions.onLine).
+   */
   lines: string[] | null;
   /** Octets this reply took on the wire. */
   bytes: number;
@@ -51,6 +68,9 @@ interface PartialReply {
   lines: string[];
   statusBytes: number;
   blockBytes: number;
+  maxBytes: number;
+  onLine: ((line: string) => void) | null;
+  what: string;
 }
 
 /**
@@ -93,12 +113,13 @@ export class ReplyFramer {
   /**
    * The next complete reply, or null when more bytes are needed. `multiline` says whether
    * a +OK to the command in flight carries a block; it is read when the status line is
-   * parsed, so a reply already in progress keeps the shape it started with.
+   * parsed, so a reply already in progress keeps the shape it started with; so does
+   * `block`, which bounds and streams that reply's block.
    */
-  next(multiline: boolean): Reply | null {
+  next(multiline: boolean, block: BlockOptions = {}): Reply | null {
     if (this.#failure !== null) throw this.#failure;
     try {
-      return this.#advance(multiline);
+      return this.#advance(multiline, block);
     } catch (error) {
       // After a framing error the stream position is unknown: stay broken.
       this.#failure =
@@ -107,6 +128,11 @@ export class ReplyFramer {
           : new Pop3Error('protocol', 'reply framing failed', { cause: error });
       throw this.#failure;
     }
+  }
+
+  /** Octets of buffer held now (what the framer itself costs in memory, besides kept lines). */
+  get capacity(): number {
+    return this.#buf.length;
   }
 
   /** Bytes received and not yet consumed by next(). */
@@ -123,7 +149,7 @@ export class ReplyFramer {
     return taken;
   }
 
-  #advance(multiline: boolean): Reply | null {
+  #advance(multiline: boolean, block: BlockOptions): Reply | null {
     if (this.#partial === null) {
       const status = this.#readLine(this.#limits.maxStatusBytes, 'status line', null);
       if (status === null) return null;
@@ -136,6 +162,9 @@ export class ReplyFramer {
         lines: [],
         statusBytes: status.bytes,
         blockBytes: 0,
+        maxBytes: Math.min(block.maxBytes ?? Number.POSITIVE_INFINITY, this.#limits.maxBlockBytes),
+        onLine: block.onLine ?? null,
+        what: block.what ?? 'multi-line reply',
       };
     }
     return this.#continueBlock(this.#partial);
@@ -146,8 +175,8 @@ export class ReplyFramer {
       const line = this.#readLine(this.#limits.maxLineBytes, 'reply line', partial);
       if (line === null) return null;
       partial.blockBytes += line.bytes;
-      if (partial.blockBytes > this.#limits.maxBlockBytes) throw this.#blockTooLong();
-      const text = line.text;
+      if (partial.blockBytes > partial.maxBytes) throw blockTooLong(partial);
+      let text = line.text;
       if (text.charCodeAt(0) === 0x2e) {
         // RFC 1939 §3: a lone "." ends the block; otherwise one leading "." was stuffed.
         if (text.length === 1) {
@@ -160,10 +189,10 @@ export class ReplyFramer {
             bytes: partial.statusBytes + partial.blockBytes,
           };
         }
-        partial.lines.push(text.slice(1));
-      } else {
-        partial.lines.push(text);
+        text = text.slice(1);
       }
+      if (partial.onLine === null) partial.lines.push(text);
+      else partial.onLine(text);
     }
   }
 
@@ -183,8 +212,8 @@ export class ReplyFramer {
       const pending = this.#end - this.#start;
       // Even if its LF came next, the line would take pending + 1 octets.
       if (pending + 1 > limit) throw this.#lineTooLong(what, limit);
-      if (block !== null && block.blockBytes + pending + 1 > this.#limits.maxBlockBytes) {
-        throw this.#blockTooLong();
+      if (block !== null && block.blockBytes + pending + 1 > block.maxBytes) {
+        throw blockTooLong(block);
       }
       return null;
     }
@@ -240,13 +269,10 @@ export class ReplyFramer {
   #lineTooLong(what: string, limit: number): Pop3Error {
     return new Pop3Error('protocol', `${what} longer than ${limit} octets`);
   }
+}
 
-  #blockTooLong(): Pop3Error {
-    return new Pop3Error(
-      'protocol',
-      `multi-line reply longer than ${this.#limits.maxBlockBytes} octets`,
-    );
-  }
+function blockTooLong(partial: PartialReply): Pop3Error {
+  return new Pop3Error('protocol', `${partial.what} longer than ${partial.maxBytes} octets`);
 }
 
 /** Status lines this long are cut when quoted in an error. */

@@ -199,16 +199,18 @@ const UIDL_LINE = /^[ \t]*(\d{1,16})[ \t]+([\x21-\x7e]{1,70})[ \t]*$/;
 
 export function parseUidlLines(lines: string[]): { n: number; uid: string }[] {
   const out: { n: number; uid: string }[] = new Array(lines.length);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const match = UIDL_LINE.exec(line);
-    const n = match === null ? 0 : Number(match[1]);
-    if (match === null || n === 0 || !Number.isSafeInteger(n)) {
-      throw malformed('UIDL line', line, 'UIDL');
-    }
-    out[i] = { n, uid: match[2] as string };
-  }
+  for (let i = 0; i < lines.length; i++) out[i] = parseUidlLine(lines[i] as string);
   return out;
+}
+
+/** One line of a UIDL listing; a malformed one is a `protocol` failure. */
+export function parseUidlLine(line: string): { n: number; uid: string } {
+  const match = UIDL_LINE.exec(line);
+  const n = match === null ? 0 : Number(match[1]);
+  if (match === null || n === 0 || !Number.isSafeInteger(n)) {
+    throw malformed('UIDL line', line, 'UIDL');
+  }
+  return { n, uid: match[2] as string };
 }
 
 export interface Header {
@@ -262,6 +264,15 @@ export function messageTimestamp(headers: Header[]): number | null {
   const date = headers.find((h) => h.name.toLowerCase() === 'date');
   const fromDate = date === undefined ? null : parseMailDate(date.value);
   if (fromDate !== null) return fromDate;
+  return receivedTimestamp(headers);
+}
+
+/**
+ * When the receiving server took the message in, seconds since the epoch: the date after
+ * the last ';' of the first Received: field, the one the last hop added (RFC 5321 §4.4
+ * prepends each). Null when there is none or it does not parse. One-second resolution.
+ */
+export function receivedTimestamp(headers: Header[]): number | null {
   const received = headers.find((h) => h.name.toLowerCase() === 'received');
   if (received === undefined) return null;
   const semicolon = received.value.lastIndexOf(';');

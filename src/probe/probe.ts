@@ -13,11 +13,17 @@ import {
   parseHeaderBlock,
   parseResponseCode,
   parseStat,
-  parseUidlLines,
   reasonForErr,
 } from '../pop3/responses.js';
 import type { Secret } from '../secret.js';
 import { CapabilityCache } from './capability-cache.js';
+import {
+  type ProbeScan,
+  type ScanPlan,
+  scanNewMessages,
+  topBlock,
+  UidlListing,
+} from './new-messages.js';
 import { redactSecrets } from './redact.js';
 import type { Phase, ProbeError, ProbeResult } from './result.js';
 import type { TlsSessionStore } from './tls-sessions.js';
@@ -34,6 +40,8 @@ export interface ProbeDeps {
   capabilityCache?: CapabilityCache;
   /** OAuth2 access tokens for mailboxes with an `oauth2:` block. */
   tokens?: TokenProvider;
+  /** The new-message scan of a mailbox with delivery loops or watches (new-messages.ts). */
+  scanPlan?: (mailbox: MailboxConfig) => ScanPlan | null;
 }
 
 interface Transaction {
@@ -41,6 +49,8 @@ interface Transaction {
   octets: number;
   uidlCount: number | null;
   oldest: number | null;
+  /** UIDL -ERR: nothing to diff, no scan. */
+  uidlRefused?: boolean;
 }
 
 /**
@@ -56,18 +66,25 @@ function command(line: string, phase: Phase, multiline = false): Command {
   return { line, name: line.split(' ')[0] as string, multiline, phase };
 }
 
-/** STAT, NOOP, UIDL, TOP 1 n, QUIT: what a probe asks once logged in. Never RETR/DELE/RSET. */
+/**
+ * STAT, NOOP, UIDL, TOP 1 n: what a probe asks once logged in. Never RETR or RSET; DELE
+ * only in the new-message scan. The UIDL listing streams into `listing`.
+ */
 function transactionCommands(
   mailbox: MailboxConfig,
   caps: Capabilities,
   withTop: boolean,
+  listing: UidlListing,
 ): Command[] {
   const commands = [command('STAT', 'stat'), command('NOOP', 'noop')];
   // Without CAPA (empty capabilities) we still try UIDL and TOP: RFC 1939 servers have them.
   const unknown = caps.names.length === 0;
-  if (caps.uidl || unknown) commands.push(command('UIDL', 'uidl', true));
+  if (caps.uidl || unknown) commands.push(listing.command());
   if (withTop && (caps.top || unknown))
-    commands.push(command(`TOP 1 ${mailbox.top_lines}`, 'top', true));
+    commands.push({
+      ...command(`TOP 1 ${mailbox.top_lines}`, 'top', true),
+      block: topBlock(mailbox.top_lines),
+    });
   return commands;
 }
 
@@ -91,6 +108,7 @@ function interpret(
   commands: Command[],
   replies: Reply[],
   known: Partial<Transaction>,
+  listing: UidlListing,
 ): Transaction {
   const tx: Transaction = { count: 0, octets: 0, uidlCount: null, oldest: null, ...known };
   commands.forEach((cmd, i) => {
@@ -119,7 +137,8 @@ function interpret(
       case 'UIDL': {
         const err = fatalErr(reply, 'UIDL', true);
         if (err) throw err;
-        if (reply.kind === 'ok') tx.uidlCount = parseUidlLines(reply.lines ?? []).length;
+        if (reply.kind === 'ok') tx.uidlCount = listing.count;
+        else tx.uidlRefused = true;
         break;
       }
       case 'TOP': {
@@ -135,33 +154,49 @@ function interpret(
   return tx;
 }
 
+/** The session's work once logged in; a scan (when planned) reads new messages and QUITs. */
+interface Session {
+  mailbox: MailboxConfig;
+  caps: Capabilities;
+  listing: UidlListing;
+  plan: ScanPlan | null;
+}
+
 async function runTransaction(
   client: Pop3Client,
-  mailbox: MailboxConfig,
-  caps: Capabilities,
+  session: Session,
   sent: Command[],
   early: Reply[],
-): Promise<Transaction> {
+): Promise<Transaction & { scan?: ProbeScan }> {
+  const { mailbox, caps, listing, plan } = session;
+  let tx: Transaction;
   if (early.length > 0) {
-    const tx = interpret(client, sent, early, {});
-    if (sent.at(-1)?.name === 'QUIT') client.markQuit();
-    else await client.quit();
-    return tx;
-  }
-  if (client.canPipeline) {
-    const commands = [...transactionCommands(mailbox, caps, true), command('QUIT', 'quit')];
+    tx = interpret(client, sent, early, {}, listing);
+    if (sent.at(-1)?.name === 'QUIT') {
+      client.markQuit();
+      return tx;
+    }
+  } else if (client.canPipeline) {
+    const commands = transactionCommands(mailbox, caps, true, listing);
+    // With a scan, QUIT waits until the new messages were read.
+    if (plan === null) commands.push(command('QUIT', 'quit'));
     const replies = await client.exchange(commands, true);
-    client.markQuit();
-    return interpret(client, commands, replies, {});
+    if (plan === null) client.markQuit();
+    tx = interpret(client, commands, replies, {}, listing);
+  } else {
+    // One command at a time: TOP only when STAT found a message.
+    const head = transactionCommands(mailbox, caps, false, listing);
+    tx = interpret(client, head, await client.exchange(head, false), {}, listing);
+    if (tx.count > 0) {
+      const top = transactionCommands(mailbox, caps, true, listing).filter((c) => c.name === 'TOP');
+      tx = interpret(client, top, await client.exchange(top, false), tx, listing);
+    }
   }
-  // One command at a time: TOP only when STAT found a message.
-  const head = transactionCommands(mailbox, caps, false);
-  let tx = interpret(client, head, await client.exchange(head, false), {});
-  if (tx.count > 0) {
-    const top = transactionCommands(mailbox, caps, true).filter((c) => c.name === 'TOP');
-    tx = interpret(client, top, await client.exchange(top, false), tx);
+  if (plan !== null && !tx.uidlRefused && tx.uidlCount !== null) {
+    return { ...tx, scan: await scanNewMessages(client, plan, listing) };
   }
-  await client.quit();
+  if (client.quitSent) client.markQuit();
+  else await client.quit();
   return tx;
 }
 
@@ -288,7 +323,10 @@ export async function probeMailbox(
       );
     }
     result.auth_method = method;
-    const sent = [...transactionCommands(mailbox, caps, true), command('QUIT', 'quit')];
+    const plan = deps.scanPlan?.(mailbox) ?? null;
+    const listing = new UidlListing(plan);
+    const sent = transactionCommands(mailbox, caps, true, listing);
+    if (plan === null) sent.push(command('QUIT', 'quit'));
     let early: Reply[];
     if (oauth2 && lease && result.oauth2) {
       const info = result.oauth2;
@@ -297,7 +335,8 @@ export async function probeMailbox(
       if (!mailbox.password) throw new Pop3Error('auth', 'no password configured');
       early = await client.login(method, mailbox.username, mailbox.password, sent);
     }
-    const tx = await runTransaction(client, mailbox, caps, sent, early);
+    const tx = await runTransaction(client, { mailbox, caps, listing, plan }, sent, early);
+    if (tx.scan) result.scan = tx.scan;
     result.messages = tx.count;
     result.size_bytes = tx.octets;
     result.uidl_count = tx.uidlCount;

@@ -1,4 +1,5 @@
 import type { Reason } from '../pop3/errors.js';
+import type { ProbeScan } from './new-messages.js';
 
 /**
  * Phases of a probe, in order. With pipelining several commands leave together; each
@@ -18,6 +19,8 @@ export const PHASES = [
   'noop',
   'uidl',
   'top',
+  // DELE of a delivery loop's own probe messages (cleanup: true only).
+  'dele',
   'quit',
   'total',
 ] as const;
@@ -96,4 +99,6 @@ export interface ProbeResult {
   pipelined: boolean;
   /** oauth2 mailboxes only. */
   oauth2?: ProbeOAuth2;
+  /** Mailboxes with delivery loops or expect watches: the new messages read (TOP n 0). */
+  scan?: ProbeScan;
 }

@@ -1,9 +1,10 @@
 /**
  * `pop3-monitor demo`, the built CLI: within a minute its /metrics shows the three demo
- * mailboxes, the login_failed alert email is printed, and SIGTERM ends it cleanly.
+ * mailboxes, the login_failed alert email is printed, and SIGTERM ends it cleanly; its
+ * delivery loop shows delivery times and, when the demo drops a probe message, a loss.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { freePort, runCli, Scrape, tempDir } from './daemon-support.js';
@@ -37,6 +38,41 @@ function printedMails(stdout: string): PrintedMail[] {
   return mails;
 }
 
+interface RunningDemo {
+  child: ChildProcess;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): string;
+  output(): string;
+}
+
+/** `pop3-monitor demo --listen 127.0.0.1:PORT`, its output collected. */
+function spawnDemo(port: number, tmpdir: string): RunningDemo {
+  const cli = cliCommand();
+  const child = spawn(process.execPath, [...cli.args, 'demo', '--listen', `127.0.0.1:${port}`], {
+    cwd: REPO_ROOT,
+    // The demo's temp state dir goes here, so the test can see it removed.
+    env: { ...process.env, TMPDIR: tmpdir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    exit,
+    stdout: () => stdout,
+    output: () => `--- stdout\n${stdout}\n--- stderr\n${stderr}`,
+  };
+}
+
 describe('pop3-monitor demo', { concurrency: true }, () => {
   const tmp = tempDir('pop3-monitor-demo-test-');
   after(() => tmp.remove());
@@ -44,25 +80,8 @@ describe('pop3-monitor demo', { concurrency: true }, () => {
   it('serves the demo mailboxes, prints the login_failed email, and stops on SIGTERM', async () => {
     ensureBuilt();
     const port = await freePort();
-    const cli = cliCommand();
-    const child = spawn(process.execPath, [...cli.args, 'demo', '--listen', `127.0.0.1:${port}`], {
-      cwd: REPO_ROOT,
-      // The demo's temp state dir goes here, so the test can see it removed.
-      env: { ...process.env, TMPDIR: tmp.dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('close', (code, signal) => resolve({ code, signal })),
-    );
-    const output = () => `--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+    const demo = spawnDemo(port, tmp.dir);
+    const { child, exit, output } = demo;
     try {
       const deadline = Date.now() + 60_000;
       let scrape: Scrape | undefined;
@@ -78,7 +97,9 @@ describe('pop3-monitor demo', { concurrency: true }, () => {
         } catch {
           // not listening yet
         }
-        mail = printedMails(stdout).find((m) => m.headers.get('subject')?.includes('login_failed'));
+        mail = printedMails(demo.stdout()).find((m) =>
+          m.headers.get('subject')?.includes('login_failed'),
+        );
         if (mail !== undefined && up(scrape).join() === '1,1,0') break;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
@@ -90,7 +111,7 @@ describe('pop3-monitor demo', { concurrency: true }, () => {
       const phases = scrape?.all('pop3_phase_duration_seconds_count', { phase: 'auth' }) ?? [];
       assert.deepEqual(
         phases.map((s) => s.labels.server),
-        [`127.0.0.1:${/demo POP3 server +127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]}`],
+        [`127.0.0.1:${/demo POP3 server +127\.0\.0\.1:(\d+)/.exec(demo.stdout())?.[1]}`],
       );
       assert.ok(
         (scrape?.get('pop3_mailbox_phase_duration_seconds_count', {
@@ -128,7 +149,7 @@ describe('pop3-monitor demo', { concurrency: true }, () => {
       ]);
       clearTimeout(timer);
       assert.deepEqual(result, { code: 0, signal: null }, output());
-      assert.match(stdout, /demo stopped; \d+ alert email\(s\) were sent\.\n$/);
+      assert.match(demo.stdout(), /demo stopped; \d+ alert email\(s\) were sent\.\n$/);
       // Its temp state dir is gone.
       assert.deepEqual(
         readdirSync(tmp.dir).filter((n) => n.startsWith('pop3-monitor-demo-')),
@@ -137,6 +158,52 @@ describe('pop3-monitor demo', { concurrency: true }, () => {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exit;
+    }
+  });
+
+  it('shows a delivery loop: pop3_delivery_duration_seconds, and a dropped probe counted lost', {
+    timeout: 90_000,
+  }, async (t) => {
+    ensureBuilt();
+    const port = await freePort();
+    // Its own TMPDIR: the other test counts the demo state dirs in its own.
+    const own = tempDir('pop3-monitor-demo-loop-test-');
+    t.after(() => own.remove());
+    const demo = spawnDemo(port, own.dir);
+    try {
+      const deadline = Date.now() + 80_000;
+      let scrape: Scrape | undefined;
+      let lostMail: PrintedMail | undefined;
+      while (Date.now() < deadline && demo.child.exitCode === null) {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/metrics`, {
+            signal: AbortSignal.timeout(2_000),
+          });
+          if (response.ok) scrape = new Scrape(await response.text());
+        } catch {
+          // not listening yet
+        }
+        lostMail = printedMails(demo.stdout()).find((m) =>
+          m.headers.get('subject')?.includes('delivery_lost on loop demo-loop'),
+        );
+        if (
+          lostMail !== undefined &&
+          scrape?.get('pop3_delivery_lost_total', { loop: 'demo-loop' }) === 1
+        )
+          break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      const loop = { loop: 'demo-loop' };
+      assert.equal(scrape?.get('pop3_delivery_lost_total', loop), 1, demo.output());
+      assert.ok((scrape?.get('pop3_delivery_duration_seconds_count', loop) ?? 0) >= 2);
+      assert.ok((scrape?.get('pop3_delivery_sent_total', loop) ?? 0) >= 3);
+      assert.ok(lostMail !== undefined, `no delivery_lost alert email printed\n${demo.output()}`);
+      assert.match(demo.stdout(), /the SMTP capture drops delivery probe message #3/);
+      assert.match(lostMail.text, /^\* delivery_lost on loop demo-loop \(critical\)$/m);
+    } finally {
+      if (demo.child.exitCode === null && demo.child.signalCode === null)
+        demo.child.kill('SIGTERM');
+      await demo.exit;
     }
   });
 

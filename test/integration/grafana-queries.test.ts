@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { DOVECOT, USERS } from '../servers/env.js';
+import { DOVECOT, SMTP, USERS } from '../servers/env.js';
 import {
   type Child,
   cliCommand,
@@ -160,6 +160,11 @@ describe('dashboard JSON', () => {
       'pop3_alert_outbox_pending',
       'pop3_probe_skipped_total',
       'time() - pop3_last_success_timestamp_seconds',
+      'histogram_quantile(0.95, sum by (loop, le) (rate(pop3_delivery_duration_seconds_bucket',
+      'time() - pop3_delivery_last_success_timestamp_seconds',
+      'increase(pop3_delivery_lost_total',
+      'pop3_delivery_send_failures_total',
+      'time() - pop3_expect_last_seen_timestamp_seconds',
     ]) {
       assert.ok(uses(needle), `no panel query uses ${needle}`);
     }
@@ -201,7 +206,7 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
   let prometheus: Child | undefined;
   let promUrl = '';
   let instance = '';
-  const MAILBOXES = ['alice', 'alice-tls', 'backing-off', 'empty', 'wrong-password'];
+  const MAILBOXES = ['alice', 'alice-tls', 'backing-off', 'empty', 'loop', 'wrong-password'];
 
   async function query(
     promql: string,
@@ -224,7 +229,7 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
     instance = `127.0.0.1:${monitorPort}`;
     const mailbox = (
       name: string,
-      user: 'alice' | 'empty',
+      user: 'alice' | 'empty' | 'loop',
       tls: 'implicit' | 'starttls',
       password?: string,
     ) => ({
@@ -233,6 +238,24 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
       tls,
       username: USERS[user].user,
       password: password ?? USERS[user].password,
+    });
+    const flowLoop = (name: string, passwordFile: string) => ({
+      name,
+      schedule: '* * * * * *',
+      smtp: {
+        host: SMTP.host,
+        port: SMTP.submissionPort,
+        username: SMTP.user,
+        password_file: join(dir, passwordFile),
+        tls_ca_file: DOVECOT.caFile,
+        timeout: '5s',
+      },
+      from: `monitor@${SMTP.domain}`,
+      to: `${USERS.loop.user}@${SMTP.domain}`,
+      mailbox: 'loop',
+      deadline: '1m',
+      cleanup: true,
+      hmac_key_file: join(dir, 'loop-key'),
     });
     const config = {
       server: { listen: instance },
@@ -258,10 +281,23 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
           ...mailbox('backing-off', 'empty', 'implicit', 'not-the-password'),
           auth_failure_backoff: '1h',
         },
+        {
+          ...mailbox('loop', 'loop', 'starttls'),
+          expect: [{ name: 'probes', subject: '^pop3-monitor delivery probe', within: '1h' }],
+        },
+      ],
+      // Mail flow: a loop through the test Postfix into the loop mailbox, one whose SMTP
+      // password is wrong (send failures), and a watch its probe messages match.
+      loops: [
+        flowLoop('grafana-loop', 'smtp-password'),
+        flowLoop('grafana-badauth', 'wrong-password'),
       ],
       // The opt-in per-mailbox phase panel needs its series too.
       metrics: { mailbox_phases: true },
     };
+    writeFileSync(join(dir, 'smtp-password'), SMTP.password);
+    writeFileSync(join(dir, 'wrong-password'), 'not-the-smtp-password');
+    writeFileSync(join(dir, 'loop-key'), 'grafana-test-loop-key-0123456789');
     writeFileSync(join(dir, 'config.yaml'), JSON.stringify(config, null, 2));
     const cli = cliCommand();
     daemon = startChild(
@@ -382,6 +418,7 @@ describe('dashboard queries against Prometheus scraping the daemon', () => {
       'alice-tls': '1',
       'backing-off': '0',
       empty: '1',
+      loop: '1',
       'wrong-password': '0',
     });
     const firing = await waitFor(

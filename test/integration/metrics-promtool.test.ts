@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { it } from 'node:test';
+import { createFlowMetrics } from '../../src/metrics/flow-metrics.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { ProbeResult } from '../../src/probe/result.js';
 import { exampleMailboxConfig } from '../fixtures/mailbox-config.js';
@@ -135,6 +136,27 @@ it('renders pop3_ series for three mailboxes that promtool check metrics lints w
   metrics.recordNotification('failed');
   metrics.setOutboxPending(1);
   metrics.recordReload(false, 1_700_000_100_000);
+  // Mail flow: a loop that delivered, lost one and failed to send one; a watch that matched.
+  const flow = createFlowMetrics(metrics.registry);
+  flow.setTargets(['support-loop'], [{ mailbox: 'support', expect: 'nightly' }]);
+  flow.recordSent('support-loop');
+  flow.recordDelivered('support-loop', 4.2, 1, 1_700_000_004_200);
+  flow.recordLost('support-loop');
+  flow.recordSendFailure('support-loop', 'connect');
+  flow.recordForged('support-loop');
+  flow.setExpectLastSeen({ mailbox: 'support', expect: 'nightly' }, 1_699_990_000_000);
+  metrics.setFlowAlertFiring(
+    'delivery_lost',
+    { mailbox: 'support', loop: 'support-loop' },
+    'critical',
+    true,
+  );
+  metrics.setFlowAlertFiring(
+    'expect_overdue',
+    { mailbox: 'support', expect: 'nightly' },
+    'critical',
+    true,
+  );
 
   const { body } = await metrics.render();
   // The input really carries our data, so a clean lint means something.
@@ -149,6 +171,10 @@ it('renders pop3_ series for three mailboxes that promtool check metrics lints w
     'pop3_messages{mailbox="sales",site="",team="sales \\"EMEA\\"\\\\west"} 0',
     'pop3_probe_failures_total{mailbox="archive",site="",team="",reason="timeout"} 1',
     'pop3_alerts_firing{mailbox="archive",site="",team="",rule="unreachable",severity="critical"} 1',
+    'pop3_delivery_duration_seconds_bucket{le="5",loop="support-loop"} 1',
+    'pop3_delivery_send_failures_total{loop="support-loop",reason="connect"} 1',
+    'pop3_expect_last_seen_timestamp_seconds{mailbox="support",expect="nightly"} 1699990000',
+    'pop3_alerts_firing{loop="support-loop",rule="delivery_lost",severity="critical"} 1',
   ]) {
     assert.ok(body.includes(expected), `missing from the exposition: ${expected}`);
   }

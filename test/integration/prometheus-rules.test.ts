@@ -19,7 +19,7 @@ const RULE_TESTS = join(PROM_DIR, 'pop3-monitor.rules.test.yml');
 const PROMETHEUS_YML = join(PROM_DIR, 'prometheus.yml');
 const ALERTMANAGER_YML = join(REPO_ROOT, 'config', 'alertmanager', 'alertmanager.yml');
 
-/** The alerts the issue asks for, plus Pop3ProbesOverlapping. */
+/** The alerts the issue asks for, plus Pop3ProbesOverlapping and, for mail flow, Pop3DeliveryLost. */
 const EXPECTED_ALERTS = [
   'Pop3MailboxDown',
   'Pop3LoginFailing',
@@ -30,6 +30,7 @@ const EXPECTED_ALERTS = [
   'Pop3AlertOutboxStuck',
   'Pop3ConfigReloadFailed',
   'Pop3ProbesOverlapping',
+  'Pop3DeliveryLost',
 ];
 
 const EXPECTED_RECORDS = [

@@ -76,6 +76,8 @@ export const SMTP = {
   password: 'monitor-pass-1',
   domain: 'test.local',
   logFile: join(SERVERS_DIR, 'logs', 'postfix.log'),
+  /** Postfix's config dir, for `postsuper -c` and `postqueue -c`. */
+  configDir: join(SERVERS_DIR, 'postfix', 'etc'),
 } as const;
 
 /**
@@ -111,7 +113,16 @@ export const OAUTH = {
   logFile: join(SERVERS_DIR, 'logs', 'oauth.log'),
 } as const;
 
-export type TestUser = 'alice' | 'empty' | 'alerts' | 'ops' | 'locked' | 'many';
+export type TestUser =
+  | 'alice'
+  | 'empty'
+  | 'alerts'
+  | 'ops'
+  | 'locked'
+  | 'many'
+  | 'loop'
+  | 'loophold'
+  | 'watched';
 
 function credentials(user: TestUser): { user: string; password: string } {
   return { user, password: `${user}-pass-1` };
@@ -121,7 +132,8 @@ function credentials(user: TestUser): { user: string; password: string } {
  * POP3 accounts. alice: the 3 fixture messages; empty: none; alerts/ops: where Postfix
  * delivers alerts@test.local / ops@test.local (empty at start); locked: 1 message and
  * pop3_lock_session, so a second concurrent session gets -ERR [IN-USE] (after Dovecot's
- * fixed 10 s lock wait); many: MANY_COUNT messages.
+ * fixed 10 s lock wait); many: MANY_COUNT messages; loop, loophold, watched: the mail-flow
+ * tests' mailboxes, empty at start (Postfix holds mail for loophold@ until released).
  */
 export const USERS: Record<TestUser, { user: string; password: string }> = {
   alice: credentials('alice'),
@@ -130,6 +142,9 @@ export const USERS: Record<TestUser, { user: string; password: string }> = {
   ops: credentials('ops'),
   locked: credentials('locked'),
   many: credentials('many'),
+  loop: credentials('loop'),
+  loophold: credentials('loophold'),
+  watched: credentials('watched'),
 };
 
 /** Messages in the `many` mailbox; message n has `Subject: Message n of 500`. */

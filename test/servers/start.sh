@@ -96,7 +96,8 @@ chmod 644 "$TLS"/*.pem
 
 # --- mailboxes ---------------------------------------------------------------------------
 MAIL="$RUNTIME/mail"
-USERS=(alice empty alerts ops locked many monitor)
+# loop, loophold, watched: the mail-flow tests (delivery loops, expect watches).
+USERS=(alice empty alerts ops locked many monitor loop loophold watched)
 # Mailboxes of the OAuth2 tests: they log in only with XOAUTH2 / OAUTHBEARER (passdb oauth2).
 OAUTH_USERS=(oauth-app oauth-user)
 for user in "${USERS[@]}" "${OAUTH_USERS[@]}"; do
@@ -321,12 +322,15 @@ local_transport = error:local delivery is disabled
 default_transport = error:outbound mail is disabled on the test server
 relay_transport = error:outbound mail is disabled on the test server
 smtpd_relay_restrictions = reject_unauth_destination
+# Mail for loophold@ waits in the hold queue until released (postsuper -H ALL): the
+# mail-flow tests hold a probe message in flight for as long as they need.
+smtpd_recipient_restrictions = check_recipient_access inline:{ loophold@test.local=HOLD }
 
 # test.local goes into the same Maildir tree Dovecot serves; unlisted recipients are
 # rejected at RCPT (smtpd_reject_unlisted_recipient, on by default).
 virtual_mailbox_domains = test.local
 virtual_mailbox_base = $MAIL
-virtual_mailbox_maps = inline:{ alerts@test.local=alerts/Maildir/, ops@test.local=ops/Maildir/ }
+virtual_mailbox_maps = inline:{ alerts@test.local=alerts/Maildir/, ops@test.local=ops/Maildir/, loop@test.local=loop/Maildir/, loophold@test.local=loophold/Maildir/, watched@test.local=watched/Maildir/ }
 virtual_uid_maps = static:$MAIL_UID
 virtual_gid_maps = static:$MAIL_GID
 virtual_minimum_uid = 1

@@ -7,6 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SMTP } from './env.js';
 
 /**
  * The first executable among an environment override, the Debian package's path and
@@ -73,6 +74,31 @@ export function freePort(): Promise<number> {
 }
 
 const POSTFIX_SCRIPT = fileURLToPath(new URL('./postfix.sh', import.meta.url));
+
+/**
+ * The test Postfix's queue: `hold` puts every queued message on hold (postsuper -h ALL),
+ * `release` takes them off (postsuper -H ALL) and asks for delivery now (postqueue -f);
+ * `count` is the number of queued messages (postqueue -j). Mail for loophold@ is held on
+ * arrival (start.sh), so a test holds a message without racing its delivery.
+ */
+export function postfixQueue(action: 'hold' | 'release' | 'count'): number {
+  const run = (command: string, args: string[]) => {
+    const result = spawnSync(command, args, { encoding: 'utf8' });
+    if (result.status !== 0) {
+      throw new Error(`${command} ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
+    }
+    return result.stdout;
+  };
+  const conf = ['-c', SMTP.configDir];
+  if (action === 'hold') run('postsuper', [...conf, '-h', 'ALL']);
+  if (action === 'release') {
+    run('postsuper', [...conf, '-H', 'ALL']);
+    run('postqueue', [...conf, '-f']);
+  }
+  return run('postqueue', [...conf, '-j'])
+    .split('\n')
+    .filter((line) => line.trim() !== '').length;
+}
 
 /**
  * Stops or starts only the test Postfix (its queue is kept), to simulate an SMTP outage.

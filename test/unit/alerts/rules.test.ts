@@ -65,11 +65,11 @@ function firingSnapshot(fields: Partial<AlertSnapshot>): AlertSnapshot {
 }
 
 describe('effectiveRules', () => {
-  test('adds both built-ins after the user rules by default', () => {
+  test('adds the built-ins after the user rules by default', () => {
     const rules = effectiveRules(policy({ rules: [backlog] }));
     assert.deepEqual(
       rules.map((r) => r.name),
-      ['backlog', 'login_failed', 'unreachable'],
+      ['backlog', 'login_failed', 'unreachable', 'delivery_lost', 'expect_overdue'],
     );
     assert.deepEqual(rules[1], BUILTIN_RULES.login_failed);
     assert.deepEqual(rules[2], {
@@ -85,18 +85,30 @@ describe('effectiveRules', () => {
 
   test('a built-in turned off is left out', () => {
     const rules = effectiveRules(
-      policy({ builtin_rules: { login_failed: false, unreachable: true } }),
+      policy({
+        builtin_rules: {
+          login_failed: false,
+          unreachable: true,
+          delivery_lost: false,
+          expect_overdue: true,
+        },
+      }),
     );
     assert.deepEqual(
       rules.map((r) => r.name),
-      ['unreachable'],
+      ['unreachable', 'expect_overdue'],
     );
   });
 
   test('a user rule of the same name replaces the built-in', () => {
     const mine = rule({ name: 'unreachable', metric: 'consecutive_failures', op: '>=', value: 5 });
     const rules = effectiveRules(policy({ rules: [mine] }));
-    assert.deepEqual(rules, [mine, BUILTIN_RULES.login_failed]);
+    assert.deepEqual(rules, [
+      mine,
+      BUILTIN_RULES.login_failed,
+      BUILTIN_RULES.delivery_lost,
+      BUILTIN_RULES.expect_overdue,
+    ]);
   });
 });
 

@@ -137,6 +137,8 @@ describe('parseConfig: the resolved Config', () => {
       auth_failure_backoff: 900_000,
       labels: {},
       oauth2: undefined,
+      max_new_messages: 20,
+      expect: [],
     });
     const { mailboxes: _, ...rest } = config;
     assert.deepEqual(rest, {
@@ -150,6 +152,7 @@ describe('parseConfig: the resolved Config', () => {
       state_dir: './data',
       scheduler: { max_concurrent_probes: 64, max_concurrent_per_host: 4 },
       shard: undefined,
+      loops: [],
       alerting: {
         smtp: undefined,
         to: [],
@@ -157,7 +160,12 @@ describe('parseConfig: the resolved Config', () => {
         group_wait: 10_000,
         send_resolved: true,
         external_url: undefined,
-        builtin_rules: { login_failed: true, unreachable: true },
+        builtin_rules: {
+          login_failed: true,
+          unreachable: true,
+          delivery_lost: true,
+          expect_overdue: true,
+        },
         rules: [],
         alertmanager: undefined,
       },
@@ -248,7 +256,12 @@ describe('parseConfig: the resolved Config', () => {
       [config.alerting.repeat_interval, config.alerting.group_wait, config.alerting.send_resolved],
       [7_200_000, 30_000, false],
     );
-    assert.deepEqual(config.alerting.builtin_rules, { login_failed: true, unreachable: false });
+    assert.deepEqual(config.alerting.builtin_rules, {
+      login_failed: true,
+      unreachable: false,
+      delivery_lost: true,
+      expect_overdue: true,
+    });
     assert.equal(config.alerting.external_url, 'https://grafana.example.com/d/pop3');
   });
 
@@ -438,7 +451,12 @@ describe('parseConfig: errors', () => {
     const config = loadConfig(join(FIXTURES_DIR, 'valid', 'builtin-rule-name-reuse.yaml'), {
       env: FIXTURE_ENV,
     });
-    assert.deepEqual(config.alerting.builtin_rules, { login_failed: true, unreachable: false });
+    assert.deepEqual(config.alerting.builtin_rules, {
+      login_failed: true,
+      unreachable: false,
+      delivery_lost: true,
+      expect_overdue: true,
+    });
     assert.equal(config.alerting.rules[0]!.name, 'unreachable');
   });
 });

@@ -138,6 +138,8 @@ describe('maskedConfig', () => {
           auth_failure_backoff: '1h',
           labels: { env: 'prod', team: 'support' },
           oauth2: null,
+          max_new_messages: 20,
+          expect: [],
         },
         {
           name: 'oauth',
@@ -158,8 +160,11 @@ describe('maskedConfig', () => {
           auth_failure_backoff: '1h',
           labels: { env: 'prod' },
           oauth2: null,
+          max_new_messages: 20,
+          expect: [],
         },
       ],
+      loops: [],
       alerting: {
         smtp: {
           host: 'smtp.example.com',
@@ -179,7 +184,12 @@ describe('maskedConfig', () => {
         group_wait: '30s',
         send_resolved: false,
         external_url: 'https://grafana.example.com/d/pop3',
-        builtin_rules: { login_failed: true, unreachable: false },
+        builtin_rules: {
+          login_failed: true,
+          unreachable: false,
+          delivery_lost: true,
+          expect_overdue: true,
+        },
         rules: [
           {
             name: 'backlog',

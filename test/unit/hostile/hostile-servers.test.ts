@@ -50,7 +50,7 @@ const LONG_TIMEOUT = 10_000;
 const MEMORY_BOUND = 100 * 1024 * 1024;
 const MB = 1024 * 1024;
 
-const HOSTILE_CASES = 47;
+const HOSTILE_CASES = 51;
 let hostileCases = 0;
 
 interface Expectation {
@@ -200,6 +200,23 @@ function endlessUidl(start: (s: FakeSession) => void): FakePop3Options['onComman
     if (cmd !== 'UIDL') return undefined;
     started.add(s.id);
     start(s);
+    return true;
+  };
+}
+
+/** 17 MiB of 64-octet UIDL lines, never terminated. */
+const UIDL_FLOOD = Buffer.alloc(17 * MB, `1 ${'0123456789abcdef'.repeat(3)}0123456789ab\r\n`);
+
+/** UIDL answers +OK and the flood, all at once; STAT answers `stat` when given. */
+function uidlFlood(stat?: string): FakePop3Options['onCommand'] {
+  return (s, cmd) => {
+    if (cmd === 'STAT' && stat !== undefined) {
+      s.reply(stat);
+      return true;
+    }
+    if (cmd !== 'UIDL') return undefined;
+    s.write('+OK\r\n');
+    s.write(UIDL_FLOOD);
     return true;
   };
 }
@@ -360,24 +377,95 @@ describe('hostile servers: replies', { timeout: 60_000 }, () => {
     await hostile(t, { onCommand }, {}, { reason: 'timeout', phase: 'uidl', atDeadline: true });
   });
 
-  it('a UIDL listing past the 16 MiB reply limit: protocol, before the deadline, bounded memory', async (t) => {
-    // 64-octet lines, all at once and never terminated: the limit, not the deadline, ends it.
-    const flood = Buffer.alloc(17 * MB, `1 ${'0123456789abcdef'.repeat(3)}0123456789ab\r\n`);
-    const onCommand = endlessUidl((s) => {
-      s.write('+OK\r\n');
-      s.write(flood);
-    });
+  it("a UIDL listing longer than STAT's count can need: protocol, at once, bounded memory", async (t) => {
+    // STAT says 2 messages: 1024 + 2 * 96 octets is all a listing of them can take; the
+    // cap, not the deadline, ends it.
     await hostile(
       t,
-      { onCommand },
+      { onCommand: uidlFlood() },
       {},
       {
         reason: 'protocol',
         phase: 'uidl',
-        message: /multi-line reply longer than 16777216 octets/,
+        message: /UIDL listing longer than 1216 octets/,
         fasterThan: 5000,
         memory: true,
       },
+    );
+  });
+
+  it('STAT claiming 10 million messages, then an endless UIDL: protocol at the 16 MiB ceiling, streamed', async (t) => {
+    await hostile(
+      t,
+      { onCommand: uidlFlood('+OK 10000000 999999999') },
+      {},
+      {
+        reason: 'protocol',
+        phase: 'uidl',
+        message: /UIDL listing longer than 16777216 octets/,
+        fasterThan: 5000,
+        memory: true,
+      },
+    );
+  });
+
+  it('16 probes at once, each fed a 17 MiB UIDL listing: memory stays bounded per probe', async (t) => {
+    // Before the listing was streamed, each probe kept up to 16 MiB of lines as strings
+    // (several times that in memory); 16 at once grew rss by hundreds of MB.
+    const PROBES = 16;
+    const BOUND = 48 * MB;
+    const servers = await Promise.all(
+      Array.from({ length: PROBES }, () =>
+        ledger.start(t, { onCommand: uidlFlood('+OK 10000000 999999999') }),
+      ),
+    );
+    hostileCases++;
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    const results = await Promise.all(
+      servers.map((server) => probeMailbox(mailboxFor(server, { timeout: LONG_TIMEOUT }))),
+    );
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    t.diagnostic(`rss peak growth with ${PROBES} probes: ${((peak - before) / MB).toFixed(1)} MB`);
+    for (const result of results) {
+      assert.equal(result.error?.code, 'protocol');
+      assert.match(result.error?.message ?? '', /UIDL listing longer than 16777216 octets/);
+    }
+    assert.ok(peak - before < BOUND, `rss grew by ${((peak - before) / MB).toFixed(1)} MB`);
+  });
+
+  it('an endless CAPA reply: protocol at 16 KiB', async (t) => {
+    const onCommand: FakePop3Options['onCommand'] = (s, cmd) => {
+      if (cmd !== 'CAPA') return undefined;
+      s.write(`+OK\r\n${'X-CAPABILITY padding\r\n'.repeat(100_000)}`);
+      return true;
+    };
+    await hostile(
+      t,
+      { onCommand },
+      {},
+      { reason: 'protocol', phase: 'capa', message: /CAPA reply longer than 16384 octets/ },
+    );
+  });
+
+  it('a TOP reply whose header section never ends: protocol at 256 KiB', async (t) => {
+    const onCommand: FakePop3Options['onCommand'] = (s, cmd) => {
+      if (cmd !== 'TOP') return undefined;
+      s.write(
+        `+OK\r\n${'Received: from a.example by b.example; Mon, 2 Mar 2026 10:00:00 +0000\r\n'.repeat(50_000)}`,
+      );
+      return true;
+    };
+    await hostile(
+      t,
+      { onCommand, mailboxes: [aliceMailbox()] },
+      {},
+      { reason: 'protocol', phase: 'top', message: /TOP reply longer than 262144 octets/ },
     );
   });
 

@@ -257,3 +257,57 @@ describe('ReplyFramer', () => {
     assert.equal(reply?.bytes, wire.length);
   });
 });
+
+describe('ReplyFramer: per-reply caps and streamed blocks', () => {
+  it('hands block lines to onLine, dot-stuffing undone, and keeps none', () => {
+    const seen: string[] = [];
+    const framer = framerWith('+OK\r\n1 a\r\n..2 b\r\n.\r\n');
+    const reply = framer.next(true, { onLine: (line) => seen.push(line) });
+    assert.deepEqual(seen, ['1 a', '.2 b']);
+    assert.deepEqual(reply?.lines, []);
+    assert.equal(reply?.bytes, 5 + 5 + 7 + 3);
+  });
+
+  it('a block past its own cap is a protocol failure naming the reply, before the terminator', () => {
+    const framer = framerWith('+OK\r\n0123456789\r\n0123456789\r\n');
+    assertProtocolError(
+      () => framer.next(true, { maxBytes: 20, what: 'UIDL listing' }),
+      /^UIDL listing longer than 20 octets$/,
+    );
+  });
+
+  it('the cap counts the terminator: a block of exactly the cap passes', () => {
+    const framer = framerWith('+OK\r\n0123456789\r\n.\r\n');
+    assert.deepEqual(framer.next(true, { maxBytes: 15 })?.lines, ['0123456789']);
+  });
+
+  it('a sink that throws fails the reply and the framer stays broken', () => {
+    const framer = framerWith('+OK\r\nbad\r\n.\r\n+OK\r\n');
+    const boom = new Pop3Error('protocol', 'malformed UIDL line');
+    assert.throws(
+      () =>
+        framer.next(true, {
+          onLine: () => {
+            throw boom;
+          },
+        }),
+      boom,
+    );
+    assert.throws(() => framer.next(false), boom);
+  });
+
+  it('60 MiB streamed through onLine in 64 KiB chunks: the buffer never grows past 256 KiB', () => {
+    const framer = new ReplyFramer();
+    framer.push(bin('+OK\r\n'));
+    const chunk = Buffer.alloc(64 * 1024, '12 0123456789abcdef0123456789abcdef\r\n');
+    let lines = 0;
+    let peak = 0;
+    for (let i = 0; i < 960; i++) {
+      framer.push(chunk);
+      assert.equal(framer.next(true, { onLine: () => lines++ }), null);
+      peak = Math.max(peak, framer.capacity);
+    }
+    assert.ok(lines > 1_700_000, `${lines} lines`);
+    assert.ok(peak <= 256 * 1024, `buffer capacity reached ${peak} octets`);
+  });
+});
