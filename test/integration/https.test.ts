@@ -247,6 +247,24 @@ describe('HTTPS with RequireAndVerifyClientCert and bcrypt users', () => {
     );
   });
 
+  it('neither the password, its hash nor the private key reaches the log or an answer', async () => {
+    const hash = /prometheus: (\S+)/.exec(readFileSync(web, 'utf8'))?.[1] ?? '';
+    const keyText = readFileSync(key(), 'utf8').split('\n')[1] ?? '';
+    assert.ok(hash.startsWith('$2y$') && keyText.length > 20);
+    const answers = await Promise.all(
+      ['/', '/metrics', '/readyz', '/nope'].map((path) =>
+        httpsRequest(`${origin}${path}`, {
+          ca: readFileSync(pki.ca, 'utf8'),
+          cert: readFileSync(pki.clientCert, 'utf8'),
+          key: readFileSync(pki.clientKey, 'utf8'),
+          headers: basicAuth('prometheus', PASSWORD),
+        }),
+      ),
+    );
+    const seen = `${daemon.output()}${answers.map((a) => JSON.stringify(a)).join('\n')}`;
+    for (const secret of [PASSWORD, hash, keyText]) assert.ok(!seen.includes(secret), secret);
+  });
+
   it('a cross-site POST to /-/reload is refused with 403 even with credentials; curl-style POST reloads', async () => {
     const options = {
       ca: readFileSync(pki.ca, 'utf8'),
