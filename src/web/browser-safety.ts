@@ -73,7 +73,7 @@ const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
  *   another host (or is "null", a sandboxed or file: page).
  * - Reading: another site may link to a page (a top-level navigation), but not load one of
  *   our answers as an image, a script, a frame or a fetch (/probe opens connections).
- * `host` is the request's Host header.
+ * The request's own host is its Host header.
  */
 export function originVerdict(request: { method: string; headers: Headers }): OriginVerdict {
   const { method, headers } = request;
@@ -90,7 +90,7 @@ export function originVerdict(request: { method: string; headers: Headers }): Or
     return { allowed: false, why: `Sec-Fetch-Site: ${site}` };
   const origin = one(headers, 'origin');
   if (origin === undefined) return { allowed: true };
-  if (origin === 'null') return { allowed: false, why: 'Origin: null' };
+  // "null" (a sandboxed frame, a file: page) has no host: another site, like any foreign one.
   const colon = origin.indexOf('//');
   const from = colon === -1 ? undefined : hostOf(origin.slice(0, colon), origin.slice(colon + 2));
   const host = one(headers, 'host');

@@ -36,6 +36,12 @@ describe('originVerdict: which requests another site may make', () => {
       false,
     ],
     [
+      'a sibling subdomain, Sec-Fetch-Site only',
+      'POST',
+      { ...HOST, 'sec-fetch-site': 'same-site' },
+      false,
+    ],
+    [
       'an older browser: a foreign Origin only',
       'POST',
       { ...HOST, origin: 'http://evil.example' },
