@@ -83,7 +83,7 @@ export function loadWebConfig(path: string, options: LoadWebConfigOptions = {}):
   } catch (error) {
     throw new WebConfigError(
       [{ path: '', message: `cannot read web config file ${path}: ${describeReadError(error)}` }],
-      { source: path },
+      { source },
     );
   }
   return parseWebConfig(text, { source, readFile: options.readFile });
