@@ -76,10 +76,13 @@ USER node
 VOLUME /var/lib/pop3-monitor
 EXPOSE 9469
 
-# Node itself, so the image needs no curl or wget. /healthz answers without auth, over
-# HTTP or HTTPS (a web config with tls_server_config: tried when HTTP is refused); under
-# RequireAndVerifyClientCert set POP3_MONITOR_HEALTHCHECK_CERT and _KEY to a client
-# certificate. POP3_MONITOR_HEALTHCHECK_URL moves it to another port.
+# `healthcheck` reads the config the daemon reads ($POP3_MONITOR_CONFIG) and asks /healthz
+# on its server.listen port (no curl or wget in the image; /healthz needs no credentials
+# and turns unhealthy when the scheduler stops making progress). If you start the daemon
+# with `run --listen HOST:PORT`, give the HEALTHCHECK the same: `healthcheck --listen ...`.
+# A web config with tls_server_config (server.web_config_file) makes it ask over HTTPS;
+# under RequireAndVerifyClientCert set POP3_MONITOR_HEALTHCHECK_CERT and _KEY to a client
+# certificate.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "/app/dist/cli.js", "healthcheck"]
 

@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { createMetrics } from '../src/metrics/metrics.js';
-import { startHttpServer } from '../src/metrics/server.js';
 import { PHASES } from '../src/probe/result.js';
+import { startHttpServer } from '../src/web/server.js';
 import { loadWebConfig, type WebSettings } from '../src/web/web-config-load.js';
 import { exampleMailboxConfig } from '../test/fixtures/mailbox-config.js';
+import { webBackend } from '../test/fixtures/web-backend.js';
 import { tlsFile } from '../test/fixtures/web-tls.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { runMain } from './lib/main.js';
@@ -171,9 +172,7 @@ async function main(argv: string[]): Promise<void> {
     const web: WebSettings | undefined = scenario.web ? loadWebConfig(scenario.web) : undefined;
     const http = await startHttpServer({
       listen: '127.0.0.1:0',
-      exposition: () => metrics.exposition(),
-      isReady: () => true,
-      reload: async () => ({ ok: true }),
+      backend: webBackend({ exposition: () => metrics.exposition() }),
       web,
       passwordCacheTtlMs: scenario.cache ? undefined : 0,
     });

@@ -14,9 +14,10 @@ const run = promisify(execFile);
 
 import { gzipSync } from 'node:zlib';
 import { createMetrics } from '../src/metrics/metrics.js';
-import { startHttpServer } from '../src/metrics/server.js';
 import { PHASES } from '../src/probe/result.js';
+import { startHttpServer } from '../src/web/server.js';
 import { exampleMailboxConfig } from '../test/fixtures/mailbox-config.js';
+import { webBackend } from '../test/fixtures/web-backend.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { runMain } from './lib/main.js';
 import { fmt, markdownTable, median } from './lib/stats.js';
@@ -89,9 +90,7 @@ async function measure(n: number, rounds: number) {
   }
   const http = await startHttpServer({
     listen: '127.0.0.1:0',
-    exposition: () => metrics.exposition(),
-    isReady: () => true,
-    reload: async () => ({ ok: true }),
+    backend: webBackend({ exposition: () => metrics.exposition() }),
   });
   const url = `http://127.0.0.1:${http.address.port}/metrics`;
   const plain: Sample[] = [];

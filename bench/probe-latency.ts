@@ -6,7 +6,6 @@
 //   node --import tsx bench/probe-latency.ts [--rounds 30] [--rtt 20] [--modes plain,implicit]
 //        [--cpu-probes 200] [--no-peers] [--no-cold] [--no-capability-cache] [--json FILE]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -60,42 +59,13 @@ import {
   runMeasured,
   startProxyChild,
 } from './lib/processes.js';
+import { calibrateRtt } from './lib/rtt.js';
 import { fmt, markdownTable, mean, median } from './lib/stats.js';
 
 export * from './lib/latency-report.js';
 export * from './lib/latency-types.js';
 
 // ---------------------------------------------------------------------------------
-
-/** Median RTT of 1-byte pings through the proxy to a local echo server. */
-async function calibrateRtt(rttMs: number, pings = 30): Promise<number> {
-  const echo = createServer((s) => {
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-  const address = echo.address();
-  const echoPort = typeof address === 'object' && address !== null ? address.port : 0;
-  const proxy = await startProxyChild(`127.0.0.1:${echoPort}`, rttMs);
-  const socket = netConnect({ host: proxy.host, port: proxy.port, noDelay: true });
-  await new Promise<void>((r, j) => {
-    socket.once('connect', () => r());
-    socket.once('error', j);
-  });
-  const times: number[] = [];
-  const once = () =>
-    new Promise<number>((resolve) => {
-      const t = performance.now();
-      socket.once('data', () => resolve(performance.now() - t));
-      socket.write('x');
-    });
-  await once(); // waits out the emulated handshake
-  for (let i = 0; i < pings; i++) times.push(await once());
-  socket.destroy();
-  await proxy.stop();
-  await new Promise<void>((r) => echo.close(() => r()));
-  return median(times);
-}
 
 function newSeries(
   subject: string,

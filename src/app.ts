@@ -11,19 +11,23 @@ import { configWarnings } from './config/load.js';
 import type { AlertingConfig, Config, LoopConfig, MailboxConfig } from './config/schema.js';
 import { createFlowStateStore, createSeenStore } from './flow/flow-store.js';
 import { MailFlow } from './flow/mail-flow.js';
+import { ProbeHistory } from './history/history.js';
 import { createLogger, type Logger } from './log.js';
 import { createFlowMetrics } from './metrics/flow-metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { type HttpServer, startHttpServer } from './metrics/server.js';
 import { TokenSource } from './oauth/token-source.js';
 import { CapabilityCache } from './probe/capability-cache.js';
 import { type ProbeDeps, probeMailbox } from './probe/probe.js';
 import type { ProbeResult } from './probe/result.js';
 import { TlsSessionStore } from './probe/tls-sessions.js';
 import { sameConfig } from './schedule/same-config.js';
-import { Scheduler } from './schedule/scheduler.js';
+import { DEFAULT_WATCHDOG_GRACE_MS, Scheduler } from './schedule/scheduler.js';
+import { expectedGapMs, ProgressWatchdog } from './schedule/watchdog.js';
 import type { Secret } from './secret.js';
 import { inShard, type Shard } from './shard.js';
+import { createWebBackend } from './web/backend.js';
+import { type HttpServer, startHttpServer } from './web/server.js';
+import type { ReloadState } from './web/status.js';
 import type { WebSettings } from './web/web-config-load.js';
 import { WebConfigWatcher } from './web/web-config-watch.js';
 
@@ -40,6 +44,8 @@ export interface AppOptions {
    * rate limit): served from the start and read again whenever its files change.
    */
   web?: WebSettings | undefined;
+  /** Overrides config.server.listen (`run --listen`). */
+  listen?: string;
 }
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
@@ -112,6 +118,8 @@ function configSecrets(config: Config): Secret[] {
  */
 export class App {
   #config: Config;
+  /** Every secret of the config, kept until a reload (probes mask server text with them). */
+  #secrets: Secret[];
   readonly #options: AppOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -133,14 +141,22 @@ export class App {
   #reloading: Promise<void> = Promise.resolve();
   #starting: Promise<void> | null = null;
   #saveTimer: NodeJS.Timeout | null = null;
-  /** Last known state per mailbox, to log up/down changes once. */
-  readonly #status = new Map<string, string>();
+  /** The last probes of every mailbox, with transcripts: what the status pages show. */
+  readonly history = new ProbeHistory();
+  /** Whether the scheduler makes progress, for /healthz. */
+  readonly #watchdog = new ProgressWatchdog();
+  #expectedGapMs = Number.POSITIVE_INFINITY;
+  #watchdogSlackMs = 0;
+  /** The last reload, for the status page. */
+  #reloadState: ReloadState;
 
   constructor(config: Config, options: AppOptions) {
     this.#config = config;
+    this.#secrets = configSecrets(config);
     this.#options = options;
     this.#log = options.logger ?? createLogger();
     this.#clock = options.clock ?? systemClock;
+    this.#reloadState = { ok: null, at: this.#clock.now(), error: null };
     mkdirSync(config.state_dir, { recursive: true });
     const mailboxes = this.#mailboxes(config);
     this.metrics = createMetrics({
@@ -190,17 +206,26 @@ export class App {
     const deps: ProbeDeps = {
       capabilityCache: this.#capabilities,
       tlsSessions: this.#tlsSessions,
-      otherSecrets: () => configSecrets(this.#config),
+      otherSecrets: () => this.#secrets,
       tokens: this.#tokens,
       scanPlan: (mailbox) => this.#flow.planFor(mailbox),
+      transcript: true,
     };
     this.#scheduler = new Scheduler({
       clock: this.#clock,
       maxConcurrent: config.scheduler.max_concurrent_probes,
       maxPerHost: config.scheduler.max_concurrent_per_host,
-      probe: (mailbox) => probeMailbox(mailbox, deps),
-      onResult: (result) => this.#onResult(result),
+      probe: (mailbox) => {
+        this.#watchdog.progress(this.#clock.now());
+        return probeMailbox(mailbox, deps);
+      },
+      onResult: (result) => {
+        this.#watchdog.progress(this.#clock.now());
+        this.#onResult(result);
+      },
       onSkip: (mailbox, reason) => {
+        // A tick the backoff held back shows the timer loop works; an overlap does not.
+        if (reason !== 'overlap') this.#watchdog.progress(this.#clock.now());
         this.metrics.recordSkip(mailbox.name, reason);
         this.#log.debug({ event: 'probe_skipped', mailbox: mailbox.name, reason }, 'probe skipped');
       },
@@ -222,6 +247,28 @@ export class App {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** Why the mailbox waits before its next login, or null: the scheduler's auth backoff. */
+  #backingOff(mailbox: MailboxConfig, last: ProbeResult): string | null {
+    if (last.error?.code !== 'auth' || mailbox.auth_failure_backoff <= 0) return null;
+    const until = last.started_at * 1000 + mailbox.auth_failure_backoff;
+    const left = until - this.#clock.now();
+    if (left <= 0) return null;
+    return `backing off after a refused login for ${Math.ceil(left / 1000)}s more (auth_failure_backoff)`;
+  }
+
+  /** Why the process is not healthy (the scheduler stopped making progress), or null. */
+  health(): string | null {
+    return this.#watchdog.problem(this.#clock.now(), this.#expectedGapMs, this.#watchdogSlackMs);
+  }
+
+  /** The history keeps these mailboxes; the watchdog expects a run within their schedules' gap. */
+  #watchMailboxes(mailboxes: readonly MailboxConfig[]): void {
+    this.history.setMailboxes(mailboxes.map((m) => m.name));
+    this.#expectedGapMs = expectedGapMs(mailboxes.map((m) => m.schedule));
+    const longestTimeout = Math.max(0, ...mailboxes.map((m) => m.timeout));
+    this.#watchdogSlackMs = longestTimeout + DEFAULT_WATCHDOG_GRACE_MS;
   }
 
   #mailboxes(config: Config): MailboxConfig[] {
@@ -268,10 +315,8 @@ export class App {
     this.metrics.recordProbe(result);
     this.#engine.observe(result);
     this.#flow.observe(result);
-    const status = result.success ? 'up' : `down:${result.error?.code}`;
-    const previous = this.#status.get(result.mailbox);
-    this.#status.set(result.mailbox, status);
-    if (previous !== status) {
+    const { previous, current } = this.history.record(result);
+    if (previous !== current) {
       if (result.success) {
         this.#log.info(
           {
@@ -296,7 +341,9 @@ export class App {
         );
       }
     }
-    this.#log.debug({ event: 'probe_result', result }, 'probe finished');
+    // The transcript is on the mailbox's page; the log line stays one short line.
+    const { transcript: _transcript, ...fields } = result;
+    this.#log.debug({ event: 'probe_result', result: fields }, 'probe finished');
   }
 
   /**
@@ -329,12 +376,26 @@ export class App {
     const mailboxes = this.#mailboxes(config);
     await this.#flow.load(loopsOf(config, mailboxes), mailboxes);
     this.#scheduler.setMailboxes(mailboxes);
+    this.#watchMailboxes(mailboxes);
     if (mailboxes.length === 0) this.#ready = true;
     this.#http = await startHttpServer({
-      listen: config.server.listen,
-      exposition: () => this.metrics.exposition(),
-      isReady: () => this.#ready,
-      reload: () => this.reload(),
+      listen: this.#options.listen ?? config.server.listen,
+      backend: createWebBackend({
+        clock: this.#clock,
+        version: this.#options.version,
+        history: this.history,
+        mailboxes: () => this.#mailboxes(this.#config),
+        firing: () => this.#engine.snapshot(),
+        flow: () => this.#flow.snapshot(),
+        outboxPending: () => this.#outbox.pending(),
+        reloadState: () => this.#reloadState,
+        ready: () => this.#ready,
+        exposition: () => this.metrics.exposition(),
+        health: () => this.health(),
+        reload: () => this.reload(),
+        heldBack: (mailbox, last) => this.#backingOff(mailbox, last),
+        runNow: async (name) => (await this.#scheduler.runNow([name]))[0],
+      }),
       auth:
         config.server.basic_auth || config.server.bearer_token
           ? { basic: config.server.basic_auth, bearer: config.server.bearer_token }
@@ -346,6 +407,7 @@ export class App {
     });
     if (this.#options.web !== undefined) this.#watchWebConfig(this.#options.web, this.#http);
     this.#scheduler.start();
+    this.#watchdog.start(this.#clock.now());
     this.#flow.start();
     this.#saveTimer = setInterval(() => this.#saveCache(), CACHE_SAVE_MS);
     this.#saveTimer.unref();
@@ -435,6 +497,7 @@ export class App {
 
   #reloadFailed(message: string): ReloadOutcome {
     this.metrics.recordReload(false, this.#clock.now());
+    this.#reloadState = { ok: false, at: this.#clock.now(), error: message };
     this.#log.error(
       { event: 'reload_failed', error: message },
       'config reload rejected; the previous config keeps running',
@@ -477,16 +540,16 @@ export class App {
     // changes anything), so a refusal leaves the old config running untouched.
     try {
       this.#scheduler.setMailboxes(mailboxes);
+      this.#watchMailboxes(mailboxes);
     } catch (error) {
       return this.#reloadFailed(error instanceof Error ? error.message : String(error));
     }
     this.#config = config;
+    this.#secrets = configSecrets(config);
     this.#capabilities.clear();
     this.#tlsSessions.clear();
     this.metrics.setMailboxPhases(config.metrics.mailbox_phases);
     this.metrics.setMailboxes(mailboxes);
-    for (const name of [...this.#status.keys()])
-      if (!mailboxes.some((m) => m.name === name)) this.#status.delete(name);
     const loops = loopsOf(config, mailboxes);
     this.#flow.configure(loops, mailboxes);
     this.#engine.reconfigure(config.alerting, mailboxes, flowTargets(loops, mailboxes));
@@ -503,6 +566,7 @@ export class App {
       }
     }
     this.metrics.recordReload(true, this.#clock.now());
+    this.#reloadState = { ok: true, at: this.#clock.now(), error: null };
     this.#log.info({ event: 'reloaded', mailboxes: mailboxes.length }, 'config reloaded');
     return { ok: true };
   }

@@ -10,6 +10,8 @@ export interface DaemonOptions {
   version: string;
   /** --shard I/N or auto/N; overrides config.shard. */
   shard?: string | undefined;
+  /** --listen: overrides config.server.listen. */
+  listen?: string | undefined;
   logger?: Logger;
   /** The web configuration file's settings, read (and validated) before the start. */
   web?: WebSettings | undefined;
@@ -52,6 +54,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
   const shard = options.shard ? parseShard(options.shard) : undefined;
   const source = config.source;
   const app = new App(config, {
+    ...(options.listen === undefined ? {} : { listen: options.listen }),
     version: options.version,
     logger: log,
     shard,

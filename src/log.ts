@@ -24,6 +24,7 @@ export const REDACT_PATHS = [
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'pretty'] as const;
 
 export interface LogOptions {
   level?: string | undefined;

@@ -1,7 +1,9 @@
 import { hostname as osHostname } from 'node:os';
 import { formatDuration } from '../config/duration.js';
 import type { Severity } from '../config/schema.js';
+import { escapeHtml } from '../html.js';
 import { type AlertSnapshot, alertTarget, type Notification } from './types.js';
+import { formatNumber, formatRuleValue } from './values.js';
 
 /**
  * PURE: a notification → the subject, plain-text and HTML bodies and headers of its email,
@@ -90,8 +92,8 @@ function alertLines(a: AlertSnapshot, now: number): AlertLine[] {
       ? `${isoTime(a.active_since)} (for ${formatAge(now - a.active_since)})`
       : isoTime(a.active_since);
   const lines: AlertLine[] = [
-    { label: 'Condition', value: `${a.metric} ${a.op} ${formatNumber(a.threshold)}` },
-    { label: 'Value', value: a.value === null ? 'no data' : formatNumber(a.value) },
+    { label: 'Condition', value: condition(a) },
+    { label: 'Value', value: a.value === null ? 'no data' : formatRuleValue(a.metric, a.value) },
     { label: 'Since', value: since },
     { label: 'Firing since', value: isoTime(a.fired_at) },
   ];
@@ -201,16 +203,6 @@ function renderHtml(
   return `${out.join('\n')}\n`;
 }
 
-/** Escapes the five characters that matter in HTML text and attribute values. */
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
-
 function causeText(n: Notification): string {
   return n.cause === 'repeat' ? 'repeat of still-firing alerts' : 'state change';
 }
@@ -224,9 +216,11 @@ function formatAge(ms: number): string {
   return formatDuration(Math.max(0, Math.floor(ms / 1000) * 1000));
 }
 
-function formatNumber(value: number): string {
-  if (Number.isInteger(value)) return String(value);
-  return String(Number(value.toPrecision(6)));
+/** `oldest_message_age_seconds > 3600 (1h 0m)`: a duration threshold also in people's units. */
+function condition(a: AlertSnapshot): string {
+  const plain = `${a.metric} ${a.op} ${formatNumber(a.threshold)}`;
+  const shown = formatRuleValue(a.metric, a.threshold);
+  return shown.includes(' ') ? `${plain} (${shown})` : plain;
 }
 
 function highestSeverity(alerts: AlertSnapshot[]): Severity {

@@ -6,7 +6,7 @@ import { type NotifierLogger, SendError, type Sender } from './sender.js';
 import type { Notification } from './types.js';
 
 export type { RenderEmailOptions, RenderedEmail } from './email-render.js';
-export { escapeHtml, renderEmail, renderSubject, SUBJECT_MAX_LENGTH } from './email-render.js';
+export { renderEmail, renderSubject, SUBJECT_MAX_LENGTH } from './email-render.js';
 
 /** What the sender needs of a nodemailer transporter (tests pass their own). */
 export interface EmailTransport {

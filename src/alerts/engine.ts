@@ -41,6 +41,7 @@ import {
 } from './rules.js';
 import type { PersistedAlertState, StateStore } from './state-store.js';
 import { type AlertSnapshot, alertKey, type Notification, targetKey } from './types.js';
+import { formatRuleValue } from './values.js';
 
 export type AlertPolicy = Pick<
   AlertingConfig,
@@ -270,9 +271,11 @@ export class AlertEngine {
     if (transitions.length === 0) return;
     const now = this.#clock.now();
     for (const t of transitions) {
-      const { rule, mailbox, loop, expect, severity, value } = t.snapshot;
+      const { rule, mailbox, loop, expect, severity, value, metric } = t.snapshot;
+      // Ages read as durations (`2h 0m`), not as a float of seconds.
+      const shown = value === null ? null : formatRuleValue(metric, value);
       this.#opts.logger?.info(
-        { event: `alert_${t.kind}`, rule, mailbox, loop, expect, severity, value },
+        { event: `alert_${t.kind}`, rule, mailbox, loop, expect, severity, value: shown },
         `alert ${t.kind}`,
       );
       if (reportFiring && t.kind !== 'repeat') this.#reportFiring(t.snapshot, t.kind === 'firing');

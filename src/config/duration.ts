@@ -50,3 +50,15 @@ export function formatDuration(ms: number): string {
   if (rest > 0) parts.push(`${rest}ms`);
   return parts.join('');
 }
+
+/**
+ * A duration for people, in its two largest units, rounded down: `42s`, `5m 3s`, `2h 0m`,
+ * `3d 4h`. What pages, logs, alert mail and the check line show for ages and such.
+ */
+export function humanDuration(seconds: number): string {
+  const s = Number.isFinite(seconds) ? Math.max(0, Math.floor(seconds)) : 0;
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { isOwnLabelName } from '../metrics/label-names.js';
 import type { Secret } from '../secret.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import { parseListen } from './listen.js';
+import { AUTH_METHODS, type AuthMethod, TLS_MODES, type TlsMode } from './modes.js';
 import {
   OAUTH2_CLIENT_AUTH,
   OAUTH2_GRANTS,
@@ -88,18 +90,7 @@ const labelName = z
   .refine((n) => !n.startsWith('__'), 'label names starting with __ are reserved')
   .refine((n) => !isOwnLabelName(n), 'this label name is used by pop3-monitor itself');
 
-export const TLS_MODES = ['implicit', 'starttls', 'none'] as const;
-export type TlsMode = (typeof TLS_MODES)[number];
-export const AUTH_METHODS = [
-  'auto',
-  'user',
-  'apop',
-  'plain',
-  'login',
-  'xoauth2',
-  'oauthbearer',
-] as const;
-export type AuthMethod = (typeof AUTH_METHODS)[number];
+export { AUTH_METHODS, type AuthMethod, TLS_MODES, type TlsMode } from './modes.js';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 const nonEmpty = () => z.string().min(1, 'must not be empty');
@@ -216,9 +207,7 @@ export const mailboxSchema = z.strictObject({
 });
 
 const listenAddress = z.string().superRefine((s, ctx) => {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || port > 65535) {
+  if (parseListen(s) === null) {
     ctx.addIssue({
       code: 'custom',
       message: 'expected host:port, such as 0.0.0.0:9469 or 127.0.0.1:9469',

@@ -11,6 +11,8 @@ export const MIN_SCHEDULE_SECONDS = 10;
  */
 export function configWarnings(config: Config): string[] {
   const warnings: string[] = [];
+  /** Mailboxes on a fast schedule, by schedule: one warning each, not one per mailbox. */
+  const fast = new Map<string, { path: string; gap: number; others: number }>();
   config.mailboxes.forEach((mailbox, index) => {
     const path = `mailboxes[${index}]`;
     // APOP sends an MD5 digest, not the secret; every other method sends the secret itself.
@@ -24,13 +26,23 @@ export function configWarnings(config: Config): string[] {
         `${path}.tls_insecure: certificate verification is off, so anyone on the path can read the password`,
       );
     }
-    const gap = shortestGapSeconds(mailbox.schedule);
-    if (gap !== null && gap < MIN_SCHEDULE_SECONDS) {
-      warnings.push(
-        `${path}.schedule: runs as often as every ${gap}s; below ${MIN_SCHEDULE_SECONDS}s servers may refuse logins (LOGIN-DELAY, rate limits)`,
-      );
+    // A server on this machine (the demo's, a test server) has no provider's limits to hit.
+    if (isLoopback(mailbox.host)) return;
+    const seen = fast.get(mailbox.schedule);
+    if (seen !== undefined) {
+      seen.others += 1;
+      return;
     }
+    const gap = shortestGapSeconds(mailbox.schedule);
+    if (gap !== null && gap < MIN_SCHEDULE_SECONDS)
+      fast.set(mailbox.schedule, { path: `${path}.schedule`, gap, others: 0 });
   });
+  for (const { path, gap, others } of fast.values()) {
+    const also = others === 0 ? '' : ` (and ${others} more mailbox${others === 1 ? '' : 'es'})`;
+    warnings.push(
+      `${path}: runs as often as every ${gap}s${also}; below ${MIN_SCHEDULE_SECONDS}s servers may refuse logins (LOGIN-DELAY, rate limits)`,
+    );
+  }
   config.loops.forEach((loop, index) => {
     const path = `loops[${index}]`;
     if (!loop.cleanup) {

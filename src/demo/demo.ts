@@ -144,6 +144,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         'pop3-monitor demo: everything runs on this machine, nothing is sent outside.',
         `  demo POP3 server   127.0.0.1:${pop3.port}  (mailboxes invoices, support, legacy, flow)`,
         `  demo SMTP capture  127.0.0.1:${smtp.port}  (alert emails are printed below)`,
+        `  status page        ${base}/   (every mailbox; ${base}/mailboxes/legacy shows what the server said)`,
         `  metrics            ${base}/metrics`,
         '                     pop3_up, pop3_messages, pop3_probe_duration_seconds per mailbox;',
         '                     pop3_phase_duration_seconds per server (and per mailbox here)',

@@ -51,6 +51,24 @@ interface Watch {
   compiled: CompiledWatch;
 }
 
+/** A delivery loop and an expect watch as they stand (times in ms since the epoch). */
+export interface FlowSnapshot {
+  loops: {
+    name: string;
+    mailbox: string;
+    schedule: string;
+    deadline_ms: number;
+    state: LoopState;
+  }[];
+  watches: {
+    mailbox: string;
+    name: string;
+    within_ms: number;
+    last_match_at: number | null;
+    since: number;
+  }[];
+}
+
 export class MailFlow {
   readonly #o: MailFlowOptions;
   #loops = new Map<string, LoopConfig>();
@@ -141,6 +159,29 @@ export class MailFlow {
   /** Resolves once every save queued so far is on disk. */
   async idle(): Promise<void> {
     await this.#saving;
+  }
+
+  /** The loops and watches as they stand, for the status page. */
+  snapshot(): FlowSnapshot {
+    return {
+      loops: [...this.#loops.values()].map((loop) => ({
+        name: loop.name,
+        mailbox: loop.mailbox,
+        schedule: loop.schedule,
+        deadline_ms: loop.deadline,
+        state: this.#loopState(loop.name),
+      })),
+      watches: this.#allWatches().map((w) => {
+        const state = this.#state.watches[watchKey(w.mailbox, w.compiled.name)];
+        return {
+          mailbox: w.mailbox,
+          name: w.compiled.name,
+          within_ms: w.compiled.within,
+          last_match_at: state?.last_match_at ?? null,
+          since: state?.since ?? this.#o.clock.now(),
+        };
+      }),
+    };
   }
 
   /** The scan of a mailbox with loops or watches; null for any other. */

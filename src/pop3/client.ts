@@ -18,6 +18,7 @@ import {
 import { Deadline, type PeerTls, Pop3Connection, type TlsOptions } from './connection.js';
 import { Pop3Error } from './errors.js';
 import type { BlockOptions, FramerLimits, Reply } from './framing.js';
+import type { Pop3Observer } from './observer.js';
 import {
   apopTimestamp,
   type Capabilities,
@@ -47,6 +48,8 @@ export interface Pop3ClientOptions {
    */
   pipelining?: Pipelining;
   limits?: Partial<FramerLimits>;
+  /** Sees every line sent and received (unmasked), for a transcript. */
+  observer?: Pop3Observer;
 }
 
 /**
@@ -105,12 +108,34 @@ export class Pop3Client {
   readonly #deadline: Deadline;
   readonly #phaseLimit: number;
   #conn: Pop3Connection | null = null;
+  readonly #observer: Pop3Observer | undefined;
   #deleting = false;
 
   constructor(options: Pop3ClientOptions) {
     this.#options = options;
     this.#deadline = new Deadline(options.timeoutMs);
     this.#phaseLimit = options.phaseTimeoutMs ?? Number.POSITIVE_INFINITY;
+    this.#observer = options.observer;
+  }
+
+  /** A command's block options; lines streamed to a sink are shown to the observer too. */
+  #block(command: Command, earlier: ReadonlyMap<string, Reply>): BlockOptions {
+    const options = blockFor(command, earlier);
+    const observer = this.#observer;
+    const sink = options.onLine;
+    if (observer === undefined || sink === undefined) return options;
+    return {
+      ...options,
+      onLine: (line) => {
+        observer.streamed(line);
+        sink(line);
+      },
+    };
+  }
+
+  #observeTls(tls: PeerTls): void {
+    const what = [tls.protocol ?? 'TLS', tls.cipher, tls.resumed ? '(resumed)' : null];
+    this.#observer?.event(`TLS ${what.filter((w) => w !== null).join(' ')}`, performance.now());
   }
 
   #add(phase: Phase, startedAt: number, endedAt = performance.now()): void {
@@ -135,16 +160,19 @@ export class Pop3Client {
     t = performance.now();
     this.#conn = await Pop3Connection.open(address, port, this.#deadline, this.#options.limits);
     this.#add('connect', t);
+    this.#observer?.event(`connected to ${address}:${port}`, performance.now());
     if (this.#options.tls === 'implicit') {
       this.currentPhase = 'tls';
       t = performance.now();
       this.tls = await this.#conn.upgrade(host, this.#options.tlsOptions, this.#phaseLimit);
       this.#add('tls', t);
+      this.#observeTls(this.tls);
     }
     this.currentPhase = 'greeting';
     t = performance.now();
     const greeting = await this.#conn.read(false, 'the greeting', this.#phaseLimit);
     this.#add('greeting', t, this.#conn.lastReplyAt);
+    this.#observer?.received(greeting, null, this.#conn.lastReplyAt);
     this.greeting = greeting.status;
     if (greeting.kind !== 'ok') {
       throw new Pop3Error(
@@ -227,6 +255,7 @@ export class Pop3Client {
       this.#phaseLimit,
     );
     this.#add('tls', t);
+    this.#observeTls(this.tls);
     this.capabilities = null;
   }
 
@@ -249,6 +278,7 @@ export class Pop3Client {
       if (commands.some((c) => c.name === 'QUIT')) this.quitSent = true;
       const sentAt = performance.now();
       wire.write(commands.map((c) => c.line));
+      for (const c of commands) this.#observer?.sent(c.line, c.name, sentAt);
       let previous = sentAt;
       for (const command of commands) {
         this.currentPhase = command.phase;
@@ -258,7 +288,7 @@ export class Pop3Client {
             command.multiline,
             `the reply to ${command.name}`,
             this.#phaseLimit,
-            blockFor(command, earlier),
+            this.#block(command, earlier),
           );
         } catch (error) {
           // A server may hang up after refusing a login instead of answering the rest:
@@ -276,6 +306,7 @@ export class Pop3Client {
         const refused = stopOnError && replies.some((r) => r.kind !== 'ok');
         if (!refused) this.#add(command.phase, previous, wire.lastReplyAt);
         previous = wire.lastReplyAt;
+        this.#observer?.received(reply, command.name, wire.lastReplyAt);
         replies.push(reply);
         earlier.set(command.name, reply);
       }
@@ -286,13 +317,15 @@ export class Pop3Client {
       const sentAt = performance.now();
       if (command.name === 'QUIT') this.quitSent = true;
       wire.write([command.line]);
+      this.#observer?.sent(command.line, command.name, sentAt);
       const reply = await wire.read(
         command.multiline,
         `the reply to ${command.name}`,
         this.#phaseLimit,
-        blockFor(command, earlier),
+        this.#block(command, earlier),
       );
       this.#add(command.phase, sentAt, wire.lastReplyAt);
+      this.#observer?.received(reply, command.name, wire.lastReplyAt);
       replies.push(reply);
       earlier.set(command.name, reply);
       if (stopOnError && reply.kind !== 'ok') break;

@@ -1,15 +1,9 @@
+import { humanDuration } from '../config/duration.js';
 import type { ProbeResult } from './result.js';
 
 function ms(seconds: number | undefined): string {
   if (seconds === undefined) return '-';
   return seconds >= 1 ? `${seconds.toFixed(2)}s` : `${(seconds * 1000).toFixed(1)}ms`;
-}
-
-export function formatAge(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`;
-  return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h`;
 }
 
 /** One human-readable line per probe, for `probe` without --json. */
@@ -29,7 +23,7 @@ export function formatProbeLine(result: ProbeResult, nameWidth: number, nowMs: n
     const iso = new Date(result.oldest_message_timestamp * 1000)
       .toISOString()
       .replace('.000Z', 'Z');
-    oldest = `, oldest ${iso} (${formatAge(Math.max(0, nowMs / 1000 - result.oldest_message_timestamp))} ago)`;
+    oldest = `, oldest ${iso} (${humanDuration(nowMs / 1000 - result.oldest_message_timestamp)} ago)`;
   }
   const tls = result.tls ? `, ${result.tls.protocol ?? 'TLS'}` : '';
   return `${name}  OK    ${result.messages} messages, ${result.size_bytes} bytes${oldest}${tls}  ${timing}`;

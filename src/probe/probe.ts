@@ -24,17 +24,21 @@ import {
   topBlock,
   UidlListing,
 } from './new-messages.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets, secretMasker } from './redact.js';
 import type { Phase, ProbeError, ProbeResult } from './result.js';
 import type { TlsSessionStore } from './tls-sessions.js';
 import { fetchToken, loginWithToken, type OAuth2Mailbox } from './token-login.js';
+import { TranscriptRecorder } from './transcript.js';
 
 export interface ProbeDeps {
   /** Wall clock, ms since the epoch (for started_at). */
   now?: () => number;
   /** TLS session tickets per server, to resume instead of a full handshake. */
   tlsSessions?: TlsSessionStore;
-  /** Every other configured secret, also scrubbed from what a server says. */
+  /**
+   * Every other configured secret, also scrubbed from what a server says. Return the same
+   * array until the secrets change: masking is prepared once per array.
+   */
   otherSecrets?: () => readonly Secret[];
   /** Capabilities remembered between probes, to skip CAPA. */
   capabilityCache?: CapabilityCache;
@@ -42,6 +46,8 @@ export interface ProbeDeps {
   tokens?: TokenProvider;
   /** The new-message scan of a mailbox with delivery loops or watches (new-messages.ts). */
   scanPlan?: (mailbox: MailboxConfig) => ScanPlan | null;
+  /** Record the session's transcript (masked, bounded) in the result. */
+  transcript?: boolean;
 }
 
 interface Transaction {
@@ -254,6 +260,7 @@ export async function probeMailbox(
 ): Promise<ProbeResult> {
   const startedAt = (deps.now ?? Date.now)();
   const t0 = performance.now();
+  const recorder = deps.transcript ? new TranscriptRecorder(t0) : undefined;
   const sessionKey = tlsSessionKey(mailbox);
   let ticket: Buffer | null = null;
   const cacheKey = CapabilityCache.key(mailbox.host, mailbox.port, mailbox.tls);
@@ -265,6 +272,7 @@ export async function probeMailbox(
     timeoutMs: mailbox.timeout,
     pipelining: mailbox.pipelining,
     limits: PROBE_LIMITS,
+    observer: recorder,
     tlsOptions: {
       servername: mailbox.tls_servername,
       ca: mailbox.tls_ca,
@@ -300,6 +308,7 @@ export async function probeMailbox(
       lease = await fetchToken(oauth2, deps.tokens, client);
       leases.push(lease);
       result.oauth2.cached = lease.cached;
+      recorder?.note(`OAuth2 access token ${lease.cached ? 'from the cache' : 'fetched'}`);
     }
     await client.open();
     // Known capabilities save the CAPA round trip(s) (docs/PHASES.md).
@@ -379,13 +388,23 @@ export async function probeMailbox(
   }
   if (result.capabilities.length === 0 && client.capabilities)
     result.capabilities = client.capabilities.lines;
-  if (!result.error) return result;
-  return redactSecrets(result, [
+  if (!result.error && !recorder) return result;
+  const own = secretMasker([
     mailbox.password,
     mailbox.oauth2?.client_secret,
     mailbox.oauth2?.refresh_token,
     ...leases.map((l) => l.token),
     ...(deps.tokens?.secrets() ?? []),
-    ...(deps.otherSecrets?.() ?? []),
   ]);
+  // The config's list is kept until a reload, so its masker is prepared once.
+  const others = secretMasker(deps.otherSecrets?.() ?? []);
+  const mask = (text: string) => others(own(text));
+  if (recorder) {
+    const { error } = result;
+    recorder.note(
+      error ? `failed in ${error.phase}: ${error.code}: ${error.message}` : 'probe succeeded',
+    );
+    result.transcript = recorder.finish(mask);
+  }
+  return redactSecrets(result, mask);
 }

@@ -1,5 +1,6 @@
 import type { Reason } from '../pop3/errors.js';
 import type { ProbeScan } from './new-messages.js';
+import type { Transcript } from './transcript.js';
 
 /**
  * Phases of a probe, in order. With pipelining several commands leave together; each
@@ -101,4 +102,6 @@ export interface ProbeResult {
   oauth2?: ProbeOAuth2;
   /** Mailboxes with delivery loops or expect watches: the new messages read (TOP n 0). */
   scan?: ProbeScan;
+  /** The protocol conversation, masked and bounded; only when the caller asked for it. */
+  transcript?: Transcript;
 }

@@ -2,25 +2,29 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import { type ListenAddress, localUrl } from '../config/listen.js';
 
 /**
  * `pop3-monitor healthcheck`: the container's HEALTHCHECK and a Kubernetes exec probe.
- * GET /healthz of the local daemon; a daemon that serves HTTPS (a web config with
- * tls_server_config) is recognised and asked again over TLS. On loopback the certificate
- * is not verified (the point is whether this process answers, and its certificate names a
- * host, not 127.0.0.1); elsewhere it is, against `ca`. Under RequireAndVerifyClientCert the
- * handshake itself needs a client certificate: `cert` and `key`.
+ * GET /healthz on the address the daemon listens on (the config's server.listen, or
+ * --listen): over HTTPS when its web config has tls_server_config, over HTTP when it has
+ * none; when that is not known (--listen without the config) HTTP first, then HTTPS if the
+ * port did not speak HTTP. On loopback the certificate is not verified (the point is
+ * whether this process answers, and its certificate names a host, not 127.0.0.1);
+ * elsewhere it is, against `ca`. Under RequireAndVerifyClientCert the handshake itself
+ * needs a client certificate: `cert` and `key`. /healthz needs no credentials; it turns
+ * 503 when the scheduler stops making progress.
  */
 export interface HealthCheckOptions {
-  url: string;
+  address: ListenAddress;
+  /** Whether the daemon serves HTTPS; undefined when not known. */
+  tls: boolean | undefined;
   /** PEM file names. */
   ca?: string | undefined;
   cert?: string | undefined;
   key?: string | undefined;
   timeoutMs?: number;
 }
-
-export const DEFAULT_HEALTH_URL = 'http://127.0.0.1:9469/healthz';
 
 type Attempt = { status: number; body: string } | { error: string; code: string | undefined };
 
@@ -77,11 +81,12 @@ const NOT_LISTENING: ReadonlySet<string | undefined> = new Set([
 export async function checkHealth(
   options: HealthCheckOptions,
 ): Promise<{ healthy: boolean; line: string }> {
-  let url = new URL(options.url);
+  const plain = `${localUrl(options.address)}/healthz`;
+  let url = new URL(options.tls === true ? plain.replace(/^http:/, 'https:') : plain);
   let outcome = await attempt(url, options);
   // An HTTPS server drops a plain HTTP request: ask again over TLS.
-  if ('error' in outcome && url.protocol === 'http:' && !NOT_LISTENING.has(outcome.code)) {
-    url = new URL(url.href.replace(/^http:/, 'https:'));
+  if ('error' in outcome && options.tls === undefined && !NOT_LISTENING.has(outcome.code)) {
+    url = new URL(plain.replace(/^http:/, 'https:'));
     outcome = await attempt(url, options);
   }
   if ('error' in outcome) {
@@ -90,11 +95,10 @@ export async function checkHealth(
     const why = code.startsWith('ERR_SSL_')
       ? `${code}${code.includes('CERTIFICATE_REQUIRED') ? ' (the server asks for a client certificate: --cert and --key)' : ''}`
       : (outcome.error.split('\n', 1)[0] ?? outcome.error);
-    return { healthy: false, line: `unhealthy: ${url.href}: ${why}` };
+    return { healthy: false, line: `${url.href}: ${why}` };
   }
-  const healthy = outcome.status === 200;
   return {
-    healthy,
-    line: `${healthy ? 'healthy' : 'unhealthy'}: ${url.href} answered ${outcome.status} ${outcome.body}`,
+    healthy: outcome.status === 200,
+    line: `${url.href}: ${outcome.status} ${outcome.body}`,
   };
 }

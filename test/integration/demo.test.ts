@@ -212,7 +212,7 @@ describe('pop3-monitor demo', { concurrency: true }, () => {
     try {
       const result = await runCli(['demo', '--listen', 'nowhere'], { env: { TMPDIR: own.dir } });
       assert.equal(result.code, 2, result.stderr);
-      assert.match(result.stderr, /server\.listen: expected host:port/);
+      assert.match(result.stderr, /--listen: expected host:port/);
       assert.deepEqual(
         readdirSync(own.dir).filter((n) => n.startsWith('pop3-monitor-demo-')),
         [],

@@ -118,6 +118,14 @@ function last(s: Stage, keyword: string): string | undefined {
   return all(s, keyword).at(-1);
 }
 
+/** The exec form of the runtime stage's HEALTHCHECK: `CMD ["node", ...]`. */
+function healthcheckCommand(): string[] {
+  const healthcheck = last(stage('runtime'), 'HEALTHCHECK') ?? '';
+  const cmd = /\bCMD\s+(\[.*\])$/.exec(healthcheck);
+  assert.ok(cmd, healthcheck);
+  return JSON.parse(cmd[1] as string) as string[];
+}
+
 /** ENV a=b c=d (and the old `ENV a b` form) as a map. */
 function envOf(s: Stage): Map<string, string> {
   const env = new Map<string, string>();
@@ -199,12 +207,9 @@ describe('Dockerfile', () => {
     assert.deepEqual(all(runtime, 'EXPOSE'), ['9469']);
   });
 
-  test('HEALTHCHECK runs `healthcheck` of dist/cli.js with node, ENTRYPOINT runs dist/cli.js, CMD is run', () => {
+  test('HEALTHCHECK runs `healthcheck` (the configured port), ENTRYPOINT runs dist/cli.js, CMD is run', () => {
     const runtime = stage('runtime');
-    const healthcheck = last(runtime, 'HEALTHCHECK') ?? '';
-    const cmd = /\bCMD\s+(\[.*\])$/.exec(healthcheck);
-    assert.ok(cmd, healthcheck);
-    assert.deepEqual(JSON.parse(cmd[1] as string), ['node', '/app/dist/cli.js', 'healthcheck']);
+    assert.deepEqual(healthcheckCommand(), ['node', '/app/dist/cli.js', 'healthcheck']);
     assert.deepEqual(JSON.parse(last(runtime, 'ENTRYPOINT') ?? 'null'), [
       'node',
       '/app/dist/cli.js',
@@ -303,17 +308,27 @@ describe('the runtime stage, reproduced in a clean folder', () => {
     });
   }
 
-  /** The image's HEALTHCHECK command (its CMD, /app read as this copy), pointed at `port`. */
-  function healthcheck(port: number) {
-    const command = /\bCMD\s+(\[.*\])$/.exec(last(stage('runtime'), 'HEALTHCHECK') ?? '')?.[1];
-    const [, script, ...args] = JSON.parse(command ?? '[]') as string[];
-    return run(node, [(script ?? '').replace(/^\/app\//, `${app}/`), ...args], {
+  /**
+   * The image's HEALTHCHECK command in the reproduced runtime, reading (as in the image) the
+   * config of $POP3_MONITOR_CONFIG, here one whose server.listen is 127.0.0.1:`port`.
+   */
+  function runHealthcheck(port: number) {
+    const config = join(dir, `healthcheck-${port}.yaml`);
+    writeFileSync(
+      config,
+      [
+        'server:',
+        `  listen: 127.0.0.1:${port}`,
+        'mailboxes:',
+        '  - { name: a, host: 127.0.0.1, port: 1110, tls: none, username: u, password: p }',
+        '',
+      ].join('\n'),
+    );
+    const [, script, ...args] = healthcheckCommand();
+    assert.equal(script, '/app/dist/cli.js');
+    return run(node, [join(app, 'dist', 'cli.js'), ...args], {
       cwd: app,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        POP3_MONITOR_HEALTHCHECK_URL: `http://127.0.0.1:${port}/healthz`,
-      },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, POP3_MONITOR_CONFIG: config },
       timeoutMs: 10_000,
     });
   }
@@ -430,9 +445,14 @@ describe('the runtime stage, reproduced in a clean folder', () => {
       );
       assert.match(metrics, /^pop3_monitor_build_info\{version="[^"]+"\} 1$/m);
 
-      // The image's HEALTHCHECK command, pointed at this port: 0 while it serves.
-      const probe = healthcheck(port);
-      assert.equal(probe.status, 0, `HEALTHCHECK failed against the demo: ${probe.stderr}`);
+      // The image's HEALTHCHECK command, with a config whose server.listen is this port: 0
+      // while it serves.
+      const probe = runHealthcheck(port);
+      assert.equal(
+        probe.status,
+        0,
+        `HEALTHCHECK failed against the demo: ${probe.stdout}${probe.stderr}`,
+      );
     } finally {
       const stopped = await demo.stop('SIGTERM', 10_000);
       assert.equal(
@@ -443,6 +463,6 @@ describe('the runtime stage, reproduced in a clean folder', () => {
       assert.equal(stopped.code, 0, `demo exit code after SIGTERM:\n${demo.output()}`);
     }
     // Nothing listens now: the same HEALTHCHECK reports unhealthy.
-    assert.equal(healthcheck(port).status, 1);
+    assert.equal(runHealthcheck(port).status, 1);
   });
 });

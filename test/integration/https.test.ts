@@ -229,22 +229,27 @@ describe('HTTPS with RequireAndVerifyClientCert and bcrypt users', () => {
   });
 
   it('the container HEALTHCHECK (pop3-monitor healthcheck) finds the HTTPS port; under RequireAndVerifyClientCert it needs a client certificate', async () => {
-    const env = { POP3_MONITOR_HEALTHCHECK_URL: `http://127.0.0.1:${daemon.port}/healthz` };
-    const without = await runCli(['healthcheck'], { env });
+    // --listen alone: whether the port speaks TLS is not known; HTTP fails, HTTPS is tried.
+    const without = await runCli(['healthcheck', '--listen', `127.0.0.1:${daemon.port}`]);
     assert.equal(without.code, 1, without.stdout);
-    assert.match(without.stderr, /the server asks for a client certificate/);
-    const withCert = await runCli(['healthcheck'], {
-      env: {
-        ...env,
-        POP3_MONITOR_HEALTHCHECK_CERT: pki.clientCert,
-        POP3_MONITOR_HEALTHCHECK_KEY: pki.clientKey,
-      },
-    });
-    assert.equal(withCert.code, 0, withCert.stderr);
-    assert.equal(
-      withCert.stdout,
-      `healthy: https://127.0.0.1:${daemon.port}/healthz answered 200 ok\n`,
+    assert.match(
+      without.stdout,
+      new RegExp(
+        `^https://127\\.0\\.0\\.1:${daemon.port}/healthz: .*the server asks for a client certificate`,
+      ),
     );
+    // The daemon's config and web config: HTTPS on server.listen at once.
+    const withCert = await runCli(
+      ['healthcheck', '--config', daemon.configPath, '--web.config.file', web],
+      {
+        env: {
+          POP3_MONITOR_HEALTHCHECK_CERT: pki.clientCert,
+          POP3_MONITOR_HEALTHCHECK_KEY: pki.clientKey,
+        },
+      },
+    );
+    assert.equal(withCert.code, 0, withCert.stdout + withCert.stderr);
+    assert.equal(withCert.stdout, `https://127.0.0.1:${daemon.port}/healthz: 200 ok\n`);
   });
 
   it('neither the password, its hash nor the private key reaches the log or an answer', async () => {

@@ -415,6 +415,19 @@ before(async () => {
       http[`GET ${path} (${how}) ${r.status}`] = `${r.headers}\n${r.body}`;
     }
   }
+  // The pages that show what the servers said: each mailbox's transcripts, and /probe
+  // (its metrics, and its transcript with debug=true).
+  const mailboxNames = mailboxesOf(echo.port).map((row) => /"name":"([^"]+)"/.exec(row)?.[1]);
+  for (const name of mailboxNames) {
+    for (const path of [
+      `/mailboxes/${name}`,
+      `/probe?mailbox=${name}&debug=true`,
+      `/probe?mailbox=${name}`,
+    ]) {
+      const r = await fetchText(`${base}${path}`, { headers: basic });
+      http[`GET ${path} (basic) ${r.status}`] = `${r.headers}\n${r.body}`;
+    }
+  }
   const okReload = await fetchText(`${base}/-/reload`, { method: 'POST', headers: basic });
   writeFileSync(paths.a, invalidConfigA(validA));
   const badReload = await fetchText(`${base}/-/reload`, { method: 'POST', headers: bearer });
@@ -584,6 +597,29 @@ describe('secrets canary: no configured secret shows anywhere', { timeout: 120_0
     // Enough was logged for this to mean something: the trace daemon logged every result.
     assert.ok((run.daemons.a.stdout.match(/"probe_result"/g) ?? []).length >= 24);
     assert.deepEqual(leaksIn(sources), []);
+  });
+
+  test('no canary in the transcripts of the mailbox pages and of /probe', () => {
+    const page = (key: string) =>
+      Object.entries(run.http).find(([k]) => k.startsWith(key))?.[1] ?? '';
+    // They show the exchanges: the masked login, and the echo with its secret masked.
+    assert.match(page('GET /mailboxes/echo-user (basic) 200'), /<code>PASS \*\*\*<\/code>/);
+    assert.match(page('GET /mailboxes/echo-plain (basic) 200'), /<code>AUTH PLAIN \*\*\*<\/code>/);
+    assert.match(page('GET /mailboxes/echo-login (basic) 200'), /<code>AUTH LOGIN<\/code>/);
+    assert.match(page('GET /mailboxes/dovecot-literal (basic) 200'), /<code>STLS<\/code>/);
+    assert.match(
+      page('GET /probe?mailbox=echo-xoauth2&debug=true (basic) 200'),
+      /C: AUTH XOAUTH2 \*\*\*\n/,
+    );
+    assert.match(
+      page('GET /probe?mailbox=echo-user (basic) 200'),
+      /^pop3_up\{mailbox="echo-user"/m,
+    );
+    const pages = Object.fromEntries(
+      Object.entries(run.http).filter(([k]) => k.includes('/mailboxes/') || k.includes('/probe')),
+    );
+    assert.equal(Object.keys(pages).length, 24);
+    assert.deepEqual(leaksIn(pages), []);
   });
 
   test('no canary in /metrics, /healthz, /readyz, /, a 404, the 401s or the reload answers', () => {

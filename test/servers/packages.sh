@@ -21,6 +21,7 @@ PACKAGES=(
   prometheus-alertmanager    # alertmanager and amtool
   openssl ca-certificates    # the test CA and certificates
   apache2-utils curl         # htpasswd -B (bcrypt users), curl against the HTTPS endpoints
+  chromium                   # the status page in a real browser (driven by playwright-core)
   # libraries of the unpacked Courier and Cyrus (no daemons, no conflicts)
   libcourier-unicode4 libidn12 libltdl7 libpcre3 libical3 libxapian30
   libsasl2-modules libsasl2-modules-db # SASL PLAIN/LOGIN and the sasldb of Cyrus

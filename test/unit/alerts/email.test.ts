@@ -79,6 +79,21 @@ describe('renderSubject', () => {
 });
 
 describe('renderEmail', () => {
+  test('an age reads as a duration, in the value and beside the threshold', () => {
+    const stale = snapshot({
+      rule: 'stale_mail',
+      metric: 'oldest_message_age_seconds',
+      threshold: 3600,
+      value: 7204.56299996376,
+    });
+    const { text, html } = renderEmail(notification('n', [stale]), RENDER);
+    assert.match(text, /\n {2}Condition: {4}oldest_message_age_seconds > 3600 \(1h 0m\)\n/);
+    assert.match(text, /\n {2}Value: {8}2h 0m\n/);
+    assert.match(html, /<td style="padding:2px 12px">2h 0m<\/td>/);
+    const fast = snapshot({ metric: 'probe_duration_seconds', threshold: 2, value: 2.5 });
+    assert.match(renderEmail(notification('n', [fast]), RENDER).text, /Value: {8}2\.5s\n/);
+  });
+
   test('the plain-text body of one firing alert', () => {
     const n = notification('n-1', [
       snapshot({

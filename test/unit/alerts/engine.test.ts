@@ -410,3 +410,29 @@ describe('AlertEngine persistence', () => {
     second.engine.stop();
   });
 });
+
+describe('AlertEngine log lines', () => {
+  test('an age in the alert_firing line reads as a duration', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const clock = new FakeClock(T0);
+    const keep = (fields: object) => void lines.push(fields as Record<string, unknown>);
+    const engine = new AlertEngine({
+      clock,
+      alerting: policy({
+        builtin_rules: NO_BUILTINS,
+        rules: [
+          rule({ name: 'stale', metric: 'oldest_message_age_seconds', op: '>', value: 3600 }),
+        ],
+      }),
+      mailboxes: MAILBOXES,
+      emit: () => undefined,
+      logger: { info: keep, warn: keep, error: keep } as never,
+    });
+    engine.observe(
+      ok('a', { messages: 1, oldest_message_timestamp: T0 / 1000 - 7204.56299996376 }),
+    );
+    await engine.idle();
+    const firing = lines.find((l) => l.event === 'alert_firing');
+    assert.equal(firing?.value, '2h 0m');
+  });
+});

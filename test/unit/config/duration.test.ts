@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { formatDuration, MAX_DURATION_MS, parseDuration } from '../../../src/config/duration.js';
+import {
+  formatDuration,
+  humanDuration,
+  MAX_DURATION_MS,
+  parseDuration,
+} from '../../../src/config/duration.js';
 import { durationMs } from '../../../src/config/schema.js';
 
 describe('parseDuration', () => {
@@ -69,6 +74,24 @@ describe('formatDuration', () => {
       { numRuns: 300 },
     );
   });
+});
+
+describe('humanDuration', () => {
+  const cases: [number, string][] = [
+    [0, '0s'],
+    [59.9, '59s'],
+    [60, '1m 0s'],
+    [303, '5m 3s'],
+    [7204.56299996376, '2h 0m'],
+    [7260, '2h 1m'],
+    [86_399, '23h 59m'],
+    [86_400 * 3 + 4 * 3600 + 59, '3d 4h'],
+    [-5, '0s'],
+    [Number.NaN, '0s'],
+  ];
+  for (const [seconds, text] of cases) {
+    it(`shows ${seconds} s as ${text}`, () => assert.equal(humanDuration(seconds), text));
+  }
 });
 
 describe('durationMs (schema)', () => {

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { configWarnings, parseConfig } from '../../../src/config/load.js';
 import { isLoopback, shortestGapSeconds } from '../../../src/config/warnings.js';
+import { DEMO_CONFIG } from '../../../src/demo/demo.js';
 
 function warningsFor(yaml: string): string[] {
   return configWarnings(parseConfig(yaml, { env: {} }));
@@ -39,6 +43,42 @@ describe('configWarnings', () => {
       'mailboxes[0].schedule: runs as often as every 5s; below 10s servers may refuse logins (LOGIN-DELAY, rate limits)',
     ]);
     assert.deepEqual(warningsFor(mailbox(', schedule: "*/10 * * * * *"')), []);
+  });
+
+  it('one schedule warning for every mailbox sharing the schedule; none for loopback servers', () => {
+    const yaml = [
+      'defaults: { schedule: "*/5 * * * * *", username: u, password: p }',
+      'mailboxes:',
+      '  - { name: a, host: 127.0.0.1, port: 1110, tls: none }',
+      '  - { name: b, host: pop.example.com }',
+      '  - { name: c, host: pop.example.com }',
+      '  - { name: d, host: imap.example.com }',
+      '  - { name: e, host: localhost, port: 1110, tls: none }',
+      '  - { name: f, host: pop.example.com, schedule: "*/2 * * * * *" }',
+      '',
+    ].join('\n');
+    assert.deepEqual(warningsFor(yaml), [
+      'mailboxes[1].schedule: runs as often as every 5s (and 2 more mailboxes); below 10s servers may refuse logins (LOGIN-DELAY, rate limits)',
+      'mailboxes[5].schedule: runs as often as every 2s; below 10s servers may refuse logins (LOGIN-DELAY, rate limits)',
+    ]);
+  });
+
+  it('the demo config has nothing to warn about', () => {
+    const demo = readFileSync(DEMO_CONFIG, 'utf8');
+    const dir = mkdtempSync(join(tmpdir(), 'pop3-monitor-demo-warnings-'));
+    try {
+      const key = join(dir, 'loop-key');
+      writeFileSync(key, 'a demo loop key of enough length\n');
+      const env = {
+        DEMO_POP3_PORT: '1110',
+        DEMO_SMTP_PORT: '1025',
+        DEMO_STATE_DIR: dir,
+        DEMO_LOOP_KEY_FILE: key,
+      };
+      assert.deepEqual(configWarnings(parseConfig(demo, { env })), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('warns about alert settings that send nothing', () => {

@@ -10,6 +10,7 @@ import {
   makeMessage,
   tlsFixture,
 } from '../../fixtures/fake-pop3-server.js';
+import { traceOf } from '../../fixtures/secret-trace.js';
 import {
   aliceMailbox,
   assertPhasesSane,
@@ -474,19 +475,3 @@ describe('probeMailbox: failures and redaction', { timeout: 20_000 }, () => {
     });
   }
 });
-
-/**
- * Where `secret` shows in `text`: as is, or inside any base64 run (at any alignment, so
- * also inside a SASL PLAIN or XOAUTH2 blob). Null when nowhere.
- */
-function traceOf(text: string, secret: string): string | null {
-  if (text.includes(secret)) return secret;
-  const needle = Buffer.from(secret, 'utf8');
-  for (const run of text.match(/[A-Za-z0-9+/]{4,}/g) ?? []) {
-    for (let skip = 0; skip < 4; skip++) {
-      const part = run.slice(skip, skip + Math.floor((run.length - skip) / 4) * 4);
-      if (Buffer.from(part, 'base64').includes(needle)) return run;
-    }
-  }
-  return null;
-}

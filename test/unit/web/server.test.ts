@@ -1,78 +1,21 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import type { Exposition } from '../../../src/metrics/metrics.js';
+import { Secret } from '../../../src/secret.js';
+import type { WebBackend } from '../../../src/web/routes.js';
 import {
   type HttpServer,
-  type HttpServerOptions,
   MAX_BODY_BYTES,
   parseListenAddress,
   startHttpServer,
-} from '../../../src/metrics/server.js';
-import { Secret } from '../../../src/secret.js';
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function call(
-  server: HttpServer,
-  method: string,
-  path: string,
-  options: { headers?: Record<string, string>; body?: Buffer; agent?: Agent } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: server.address.port,
-        method,
-        path,
-        headers: options.headers,
-        agent: options.agent ?? false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
-
-const EXPOSITION = '# HELP pop3_up x\n# TYPE pop3_up gauge\npop3_up{mailbox="a"} 1\n';
-const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-/** An exposition of one chunk per string given. */
-function exposition(...chunks: string[]): Exposition {
-  return {
-    contentType: PROM_TYPE,
-    chunks: (async function* () {
-      yield* chunks;
-    })(),
-  };
-}
-
-function options(overrides: Partial<HttpServerOptions> = {}): HttpServerOptions {
-  return {
-    listen: '127.0.0.1:0',
-    exposition: () => exposition(EXPOSITION),
-    isReady: () => true,
-    reload: async () => ({ ok: true }),
-    ...overrides,
-  };
-}
+} from '../../../src/web/server.js';
+import { parseWebConfig } from '../../../src/web/web-config-load.js';
+import {
+  call,
+  EXPOSITION,
+  serverOptions as options,
+  PROM_TYPE,
+} from '../../fixtures/web-backend.js';
 
 function basic(user: string, password: string): Record<string, string> {
   return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
@@ -95,7 +38,7 @@ describe('parseListenAddress', () => {
 
 describe('startHttpServer', () => {
   let ready = false;
-  let reloadOutcome: Awaited<ReturnType<HttpServerOptions['reload']>> = { ok: true };
+  let reloadOutcome: Awaited<ReturnType<WebBackend['reload']>> = { ok: true };
   let reloads = 0;
   let server: HttpServer;
 
@@ -177,11 +120,11 @@ describe('startHttpServer', () => {
     assert.equal(reply.headers.allow, 'GET, HEAD');
   });
 
-  it('serves a small HTML page on / that links the metrics', async () => {
+  it('serves the status page on / that links the metrics', async () => {
     const reply = await call(server, 'GET', '/');
     assert.equal(reply.status, 200);
     assert.equal(reply.headers['content-type'], 'text/html; charset=utf-8');
-    assert.match(reply.body, /<a href="metrics">Metrics<\/a>/);
+    assert.match(reply.body, /<a href="metrics">metrics<\/a>/);
   });
 
   it('answers 404 for any other path', async () => {
@@ -320,6 +263,10 @@ describe('startHttpServer with auth', () => {
     for (const [method, path] of [
       ['POST', '/-/reload'],
       ['GET', '/'],
+      ['GET', '/metrics'],
+      ['GET', '/mailboxes/a'],
+      ['GET', '/probe?mailbox=a'],
+      ['GET', '/assets/status.js'],
       ['GET', '/nope'],
     ] as const) {
       assert.equal((await call(server, method, path)).status, 401, `${method} ${path}`);
@@ -382,5 +329,69 @@ describe('startHttpServer close', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('startHttpServer with a web config: bcrypt users, rate limit, headers', () => {
+  // htpasswd -nbBC 4 bob fixture-bob-password
+  const BOB = '$2y$04$7wD8pc1Dd3c0w7Ptyq5IEe0UKiS47N6Eh0NwlWK.65dPcNZqghpcK';
+  const web = parseWebConfig(
+    [
+      'basic_auth_users:',
+      `  bob: ${BOB}`,
+      'rate_limit:',
+      '  interval: 1m',
+      '  burst: 3',
+      'http_server_config:',
+      '  headers:',
+      `    Content-Security-Policy: "img-src 'none'"`,
+      '    X-Frame-Options: deny',
+      '',
+    ].join('\n'),
+    { source: '/nonexistent/web.yml' },
+  );
+  let server: HttpServer;
+  const probed: string[] = [];
+  const refused: string[] = [];
+
+  before(async () => {
+    server = await startHttpServer({
+      ...options({
+        probeNow: async (name) => {
+          probed.push(name);
+          return undefined;
+        },
+      }),
+      web,
+      onRefused: (reason) => refused.push(reason),
+    });
+  });
+  after(() => server.close());
+
+  it('/probe asks for a user, counts against the rate limit, and is refused beyond it before any probe', async () => {
+    const bob = basic('bob', 'fixture-bob-password');
+    const anonymous = await call(server, 'GET', '/probe?mailbox=a');
+    assert.equal(anonymous.status, 401);
+    assert.deepEqual(probed, []);
+    // Through the guard: the backend is asked (and knows no such mailbox).
+    assert.equal((await call(server, 'GET', '/probe?mailbox=a', { headers: bob })).status, 404);
+    assert.deepEqual(probed, ['a']);
+    const page = await call(server, 'GET', '/', { headers: bob });
+    assert.equal(page.status, 200);
+    // The page's own policy and the configured one, both sent (a browser enforces both).
+    assert.deepEqual(page.headers['content-security-policy']?.toString().split(', '), [
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+      "img-src 'none'",
+    ]);
+    assert.equal(page.headers['x-frame-options'], 'deny');
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+    const limited = await call(server, 'GET', '/probe?mailbox=a', { headers: bob });
+    assert.equal(limited.status, 429);
+    assert.match(String(limited.headers['retry-after']), /^\d+$/);
+    assert.deepEqual(probed, ['a'], 'no probe beyond the limit');
+    assert.deepEqual(refused, ['unauthorized', 'rate_limited']);
+    // What a kubelet probes is never limited.
+    assert.equal((await call(server, 'GET', '/healthz')).status, 200);
+    assert.equal((await call(server, 'GET', '/readyz')).status, 200);
   });
 });

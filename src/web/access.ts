@@ -2,13 +2,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpRefusalReason } from '../metrics/metrics.js';
 import type { Secret } from '../secret.js';
-import { originVerdict } from './browser-safety.js';
+import { answerHeaders, originVerdict } from './browser-safety.js';
 import { PasswordChecker } from './password-check.js';
 import { TokenBucket } from './token-bucket.js';
 import type { WebSettings } from './web-config-load.js';
 
 /**
- * Who may ask what: the one place of the HTTP server's access rules. In order, for every
+ * Who may ask what, and the headers every answer carries: the one place of the HTTP
+ * server's access rules (routes.ts asks it before any handler runs). In order, for every
  * path but /healthz and /readyz (what a kubelet or a container runtime probes, answered to
  * anyone): a browser request from another site is refused (403), the rate limit of the web
  * configuration applies (429), then the credentials: a web configuration user (bcrypt), the
@@ -21,7 +22,8 @@ const REALM = 'pop3-monitor';
 /** Answered without credentials, rate limit or origin check. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
-export interface ConfigAuth {
+/** The config's own credentials: server.basic_auth and server.bearer_token_file. */
+export interface WebAuth {
   basic?: { username: string; password: Secret } | undefined;
   bearer?: Secret | undefined;
 }
@@ -39,7 +41,7 @@ export type GuardDecision =
     };
 
 export interface RequestGuardOptions {
-  auth?: ConfigAuth | undefined;
+  auth?: WebAuth | undefined;
   web?: WebSettings | undefined;
   now?: () => number;
   /** How long a successful bcrypt check is remembered (PasswordChecker's default when absent). */
@@ -56,12 +58,17 @@ function safeEqual(given: string, expected: string): boolean {
 }
 
 export class RequestGuard {
-  readonly #auth: ConfigAuth;
+  readonly #auth: WebAuth;
   readonly #now: () => number;
   readonly #cacheTtlMs: number | undefined;
   readonly #onRefused: (reason: RefusalReason) => void;
   #users: PasswordChecker | undefined;
   #bucket: TokenBucket | undefined;
+  /** Ours with http_server_config.headers of the web configuration in use, by kind. */
+  #headers: Record<'page' | 'other', Record<string, string | string[]>> = {
+    page: {},
+    other: {},
+  };
 
   constructor(options: RequestGuardOptions) {
     this.#auth = options.auth ?? {};
@@ -71,8 +78,16 @@ export class RequestGuard {
     this.update(options.web);
   }
 
-  /** New web configuration settings: new users (their cache starts empty), a new rate limit. */
+  /**
+   * New web configuration settings: new users (their cache starts empty), a new rate limit,
+   * new headers.
+   */
   update(web: WebSettings | undefined): void {
+    const configured = web?.headers ?? {};
+    this.#headers = {
+      page: answerHeaders('page', configured),
+      other: answerHeaders('other', configured),
+    };
     this.#users =
       web !== undefined && web.users.size > 0
         ? new PasswordChecker({
@@ -90,6 +105,11 @@ export class RequestGuard {
     if (!same)
       this.#bucket =
         limit === undefined ? undefined : new TokenBucket({ ...limit, nowMs: this.#now() });
+  }
+
+  /** The headers of an answer of this kind: ours and http_server_config.headers. */
+  headers(kind: 'page' | 'other'): Readonly<Record<string, string | string[]>> {
+    return this.#headers[kind];
   }
 
   /** Whether any credentials are asked for at all. */

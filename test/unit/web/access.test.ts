@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
 import { Secret } from '../../../src/secret.js';
-import { type RefusalReason, RequestGuard } from '../../../src/web/request-guard.js';
+import { type RefusalReason, RequestGuard } from '../../../src/web/access.js';
 import { parseWebConfig } from '../../../src/web/web-config-load.js';
 
 // htpasswd -nbBC 4 bob fixture-bob-password

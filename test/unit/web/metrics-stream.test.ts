@@ -3,8 +3,9 @@ import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import type { Exposition } from '../../../src/metrics/metrics.js';
-import { acceptsGzip } from '../../../src/metrics/metrics-stream.js';
-import { type HttpServer, startHttpServer } from '../../../src/metrics/server.js';
+import { acceptsGzip } from '../../../src/web/metrics-stream.js';
+import { type HttpServer, startHttpServer } from '../../../src/web/server.js';
+import { serverOptions } from '../../fixtures/web-backend.js';
 
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -90,12 +91,7 @@ function countingExposition(
 }
 
 function start(exposition: () => Exposition): Promise<HttpServer> {
-  return startHttpServer({
-    listen: '127.0.0.1:0',
-    exposition,
-    isReady: () => true,
-    reload: async () => ({ ok: true }),
-  });
+  return startHttpServer(serverOptions({ exposition }));
 }
 
 describe('acceptsGzip', () => {
