@@ -4,8 +4,8 @@
  * unrelated CA), requests over node:https with or without a client certificate, and the
  * serial a new `openssl s_client` connection is served.
  */
-import { randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { requireBinary, run } from './shipping-support.js';
@@ -205,4 +205,13 @@ export function htpasswdHash(password: string, cost = 5): string {
   const out = run(bin, ['-nbBC', String(cost), 'user', password]);
   if (out.status !== 0) throw new Error(`htpasswd failed: ${out.stderr}`);
   return out.stdout.trim().replace(/^user:/, '');
+}
+
+/** The SHA-256 of a PEM certificate's public key (SPKI), base64: what chromium pins. */
+export function spkiHash(pem: string): string {
+  const spki = new X509Certificate(readFileSync(pem)).publicKey.export({
+    type: 'spki',
+    format: 'der',
+  });
+  return createHash('sha256').update(spki).digest('base64');
 }
