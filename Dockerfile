@@ -80,6 +80,9 @@ EXPOSE 9469
 # on its server.listen port (no curl or wget in the image; /healthz needs no credentials
 # and turns unhealthy when the scheduler stops making progress). If you start the daemon
 # with `run --listen HOST:PORT`, give the HEALTHCHECK the same: `healthcheck --listen ...`.
+# A web config with tls_server_config (server.web_config_file) makes it ask over HTTPS;
+# under RequireAndVerifyClientCert set POP3_MONITOR_HEALTHCHECK_CERT and _KEY to a client
+# certificate.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "/app/dist/cli.js", "healthcheck"]
 

@@ -29,6 +29,8 @@ import { inShard, type Shard } from './shard.js';
 import { createWebBackend } from './web/backend.js';
 import { type HttpServer, startHttpServer } from './web/server.js';
 import type { ReloadState } from './web/status.js';
+import type { WebSettings } from './web/web-config-load.js';
+import { WebConfigWatcher } from './web/web-config-watch.js';
 
 export interface AppOptions {
   version: string;
@@ -38,6 +40,11 @@ export interface AppOptions {
   shard?: Shard;
   /** Reads the config again for SIGHUP and POST /-/reload; throws ConfigError when invalid. */
   reloadConfig?: () => Config;
+  /**
+   * The web configuration file's settings (HTTPS, client certificates, users, headers,
+   * rate limit): served from the start and read again whenever its files change.
+   */
+  web?: WebSettings | undefined;
   /** Overrides config.server.listen (`run --listen`). */
   listen?: string;
 }
@@ -130,6 +137,7 @@ export class App {
   #outbox: Outbox;
   #senders: Sender[] = [];
   #http: HttpServer | null = null;
+  #webWatcher: WebConfigWatcher | null = null;
   #ready = false;
   #stopping: Promise<void> | null = null;
   /** The reload in progress (or the last one): the next waits for it. */
@@ -158,6 +166,7 @@ export class App {
       version: options.version,
       mailboxPhases: config.metrics.mailbox_phases,
       configLoadedAtMs: this.#clock.now(),
+      webConfig: options.web !== undefined,
     });
     this.metrics.setMailboxes(mailboxes);
     this.#capabilities = new CapabilityCache({
@@ -398,8 +407,12 @@ export class App {
         config.server.basic_auth || config.server.bearer_token
           ? { basic: config.server.basic_auth, bearer: config.server.bearer_token }
           : undefined,
+      web: this.#options.web,
+      onRefused: (reason) => this.metrics.recordHttpRefusal(reason),
+      onTlsRefused: () => this.metrics.recordTlsRefusal(),
       logger: this.#log.child({ component: 'http' }),
     });
+    if (this.#options.web !== undefined) this.#watchWebConfig(this.#options.web, this.#http);
     this.#scheduler.start();
     this.#watchdog.start(this.#clock.now());
     this.#flow.start();
@@ -425,6 +438,49 @@ export class App {
       if (this.#stopping === null) this.#armCacheSave();
     }, CACHE_SAVE_MS);
     this.#saveTimer.unref?.();
+  }
+
+  /** Certificates renewed, users or headers edited: applied without a restart. */
+  #watchWebConfig(initial: WebSettings, http: HttpServer): void {
+    const log = this.#log.child({ component: 'http' });
+    log.info(
+      {
+        event: 'web_config_loaded',
+        file: initial.source,
+        tls: initial.tls !== undefined,
+        client_auth_type: initial.tls?.clientAuth ?? null,
+        certificate_serial: initial.tls?.certificate.serial ?? null,
+        users: initial.users.size,
+        rate_limit: initial.rateLimit !== undefined,
+      },
+      'web config in use',
+    );
+    this.#webWatcher = new WebConfigWatcher({
+      path: initial.source,
+      initial,
+      onReload: (next) => {
+        http.applyWeb(next);
+        this.metrics.recordWebConfigReload(true);
+        log.info(
+          {
+            event: 'web_config_reloaded',
+            file: next.source,
+            certificate_serial: next.tls?.certificate.serial ?? null,
+            certificate_not_after: next.tls?.certificate.notAfter ?? null,
+            users: next.users.size,
+          },
+          'web config read again',
+        );
+      },
+      onError: (error) => {
+        this.metrics.recordWebConfigReload(false);
+        log.error(
+          { event: 'web_config_reload_failed', file: initial.source, err: error },
+          'web config change rejected; the previous settings stay',
+        );
+      },
+    });
+    this.#webWatcher.start();
   }
 
   #saveCache(): Promise<void> {
@@ -539,6 +595,7 @@ export class App {
     await this.#reloading;
     this.#log.info({ event: 'stopping' }, 'stopping: waiting for probes in flight');
     if (this.#saveTimer) this.#clock.clearTimeout(this.#saveTimer);
+    this.#webWatcher?.stop();
     await this.#scheduler.stop();
     await this.#flow.stop();
     await this.#engine.flush();

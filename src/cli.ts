@@ -11,6 +11,7 @@ import { ConfigError } from './config/config-error.js';
 import { type ListenAddress, parseListen } from './config/listen.js';
 import type { Config } from './config/schema.js';
 import { inShard, parseShard, type Shard, ShardError } from './shard.js';
+import { WebConfigError } from './web/web-config-error.js';
 
 // Node 22+ keeps the compiled code of the modules loaded from here on in a cache on disk
 // (os.tmpdir() unless NODE_COMPILE_CACHE says otherwise), so the next start compiles
@@ -29,8 +30,9 @@ Usage:
   pop3-monitor check --config FILE --mailbox NAME [thresholds]
   pop3-monitor check --host HOST --user NAME --password-file FILE [thresholds]
                                             one probe as a Nagios/Icinga plugin (see check --help)
-  pop3-monitor healthcheck [--config FILE] [--listen ADDR]
-                                            ask the daemon's /healthz (a container HEALTHCHECK)
+  pop3-monitor healthcheck [--config FILE] [--listen ADDR] [--cert FILE --key FILE]
+                                            ask the daemon's /healthz, over HTTPS when its web
+                                            config has TLS (a container HEALTHCHECK)
   pop3-monitor demo [--listen ADDR]         the whole loop with no outside server
   pop3-monitor --help | --version
 
@@ -41,15 +43,23 @@ Options:
   --shard I/N              run only this shard of the mailboxes (run, probe)
   --listen HOST:PORT       where the HTTP server listens, instead of server.listen (run, demo,
                            healthcheck)
+  --web.config.file FILE   HTTPS, client certificates and bcrypt users for the HTTP
+                           endpoints, in the Prometheus exporters' web config format
+                           (run, check-config, healthcheck; default: server.web_config_file)
   --log-format json|pretty log format (run, demo; default json; $POP3_MONITOR_LOG_FORMAT)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (run, demo; default info;
                            $POP3_MONITOR_LOG_LEVEL)
+  --cert FILE, --key FILE  healthcheck: a client certificate for RequireAndVerifyClientCert
+                           ($POP3_MONITOR_HEALTHCHECK_CERT, $POP3_MONITOR_HEALTHCHECK_KEY)
+  --ca FILE                healthcheck: verify the server against this CA (not needed on
+                           loopback; $POP3_MONITOR_HEALTHCHECK_CA)
 A flag that does not apply to the command is an error.
 
 Environment:
   POP3_MONITOR_CONFIG      config file when --config is not given
   POP3_MONITOR_LOG_FORMAT  json|pretty
   POP3_MONITOR_LOG_LEVEL   fatal|error|warn|info|debug|trace|silent
+  POP3_MONITOR_HEALTHCHECK_CERT, _KEY, _CA   healthcheck's --cert, --key, --ca
 
 Exit status:
   0   success; run and demo: a clean shutdown (SIGTERM, SIGINT)
@@ -62,10 +72,10 @@ Exit status:
 
 /** The flags each command takes (--help and --version go with any). */
 const COMMAND_FLAGS = {
-  run: ['config', 'shard', 'listen', 'log-format', 'log-level'],
+  run: ['config', 'shard', 'listen', 'web.config.file', 'log-format', 'log-level'],
   probe: ['config', 'mailbox', 'json', 'shard'],
-  'check-config': ['config'],
-  healthcheck: ['config', 'listen'],
+  'check-config': ['config', 'web.config.file'],
+  healthcheck: ['config', 'listen', 'web.config.file', 'cert', 'key', 'ca'],
   demo: ['listen', 'log-format', 'log-level'],
 } as const satisfies Record<string, readonly string[]>;
 type Command = keyof typeof COMMAND_FLAGS;
@@ -96,6 +106,10 @@ function parse(argv: string[]) {
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
         listen: { type: 'string' },
+        'web.config.file': { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        ca: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -110,6 +124,17 @@ async function requireConfig(value: string | undefined): Promise<Config> {
   const path = resolveConfigPath(value, process.env);
   if (!path) throw new UsageError('no config file: pass --config FILE or set POP3_MONITOR_CONFIG');
   return loadConfig(path, { env: process.env });
+}
+
+/** The web configuration: --web.config.file, else server.web_config_file; none when neither. */
+async function requireWebSettings(
+  config: Config | undefined,
+  flag: string | undefined,
+): Promise<import('./web/web-config-load.js').WebSettings | undefined> {
+  const path = flag !== undefined && flag !== '' ? flag : config?.server.web_config_file;
+  if (path === undefined) return undefined;
+  const { loadWebConfig } = await import('./web/web-config-load.js');
+  return loadWebConfig(path);
 }
 
 async function probeCommand(
@@ -253,13 +278,24 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'check-config': {
       const config = await requireConfig(values.config);
-      const [{ configWarnings }, { maskedConfig }] = await Promise.all([
+      const web = await requireWebSettings(config, values['web.config.file']);
+      const [{ configWarnings }, { maskedConfig }, { describeWebSettings }] = await Promise.all([
         import('./config/load.js'),
         import('./config/mask.js'),
+        import('./web/web-config-describe.js'),
       ]);
-      for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
-      process.stdout.write(`${JSON.stringify(maskedConfig(config), null, 2)}\n`);
+      const warnings = [...configWarnings(config)];
+      const shown = maskedConfig(config) as Record<string, unknown>;
+      if (web !== undefined) {
+        const described = describeWebSettings(web, Date.now());
+        warnings.push(...described.warnings);
+        shown.web_config = described.shown;
+      }
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
       process.stderr.write(`config OK: ${config.mailboxes.length} mailbox(es)\n`);
+      if (web !== undefined)
+        process.stderr.write(`web config OK: ${describeWebSettings(web, Date.now()).summary}\n`);
       return 0;
     }
     case 'probe': {
@@ -272,14 +308,39 @@ export async function main(argv: string[]): Promise<number> {
       const shard = values.shard === undefined ? undefined : parseShard(values.shard);
       await logSettings(values['log-format'], values['log-level']);
       const config = await requireConfig(values.config);
+      // Read before anything starts: an invalid file is a config error (exit 2).
+      const web = await requireWebSettings(config, values['web.config.file']);
       const { runDaemon } = await import('./daemon.js');
-      return runDaemon(config, { shard, listen: values.listen, version: packageVersion() });
+      return runDaemon(config, {
+        shard,
+        listen: values.listen,
+        version: packageVersion(),
+        web,
+      });
     }
     case 'healthcheck': {
-      const address = listen ?? parseListen((await requireConfig(values.config)).server.listen);
+      // The config (its server.listen and web config) unless --listen alone says where.
+      const config =
+        listen === undefined || values.config !== undefined
+          ? await requireConfig(values.config)
+          : undefined;
+      const address = listen ?? (config === undefined ? null : parseListen(config.server.listen));
       if (address === null) throw new UsageError('server.listen is not host:port');
-      const { checkHealth } = await import('./healthcheck.js');
-      return checkHealth(address, (text) => process.stdout.write(text));
+      const web = await requireWebSettings(config, values['web.config.file']);
+      const env = process.env;
+      const pick = (flag: string | undefined, name: string) =>
+        flag ?? (env[name] === '' ? undefined : env[name]);
+      const { checkHealth } = await import('./web/health-check.js');
+      const result = await checkHealth({
+        address,
+        // Without a web config file: plain HTTP when the config says so, else not known.
+        tls: web !== undefined ? web.tls !== undefined : config === undefined ? undefined : false,
+        cert: pick(values.cert, 'POP3_MONITOR_HEALTHCHECK_CERT'),
+        key: pick(values.key, 'POP3_MONITOR_HEALTHCHECK_KEY'),
+        ca: pick(values.ca, 'POP3_MONITOR_HEALTHCHECK_CA'),
+      });
+      process.stdout.write(`${result.line}\n`);
+      return result.healthy ? 0 : 1;
     }
     case 'demo': {
       await logSettings(values['log-format'], values['log-level']);
@@ -294,7 +355,10 @@ async function entry(): Promise<void> {
   try {
     code = await main(process.argv.slice(2));
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof WebConfigError) {
+      process.stderr.write(`invalid web config ${error.source ?? ''}:\n${error.message}\n`);
+      code = 2;
+    } else if (error instanceof ConfigError) {
       process.stderr.write(`invalid config:\n${error.message}\n`);
       code = 2;
     } else if (error instanceof UsageError) {

@@ -4,6 +4,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import type { Shard } from './shard.js';
+import type { WebSettings } from './web/web-config-load.js';
 
 export interface DaemonOptions {
   version: string;
@@ -12,6 +13,8 @@ export interface DaemonOptions {
   /** --listen: overrides config.server.listen. */
   listen?: string | undefined;
   logger?: Logger;
+  /** The web configuration file's settings, read (and validated) before the start. */
+  web?: WebSettings | undefined;
 }
 
 /**
@@ -56,6 +59,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     logger: log,
     shard,
     reloadConfig: source ? () => loadConfig(source, { env: process.env }) : undefined,
+    web: options.web,
   });
   return new Promise<number>((resolve) => {
     let finished = false;

@@ -125,6 +125,8 @@ function buildServer(server: Validated['server'], files: FileReader): ServerConf
     bearer_token:
       tokenFile === undefined ? undefined : files.secret('server.bearer_token_file', tokenFile),
     bearer_token_file: tokenFile === undefined ? undefined : files.resolve(tokenFile),
+    web_config_file:
+      server.web_config_file === undefined ? undefined : files.resolve(server.web_config_file),
   };
 }
 

@@ -93,31 +93,33 @@ export class FileReader {
   certificates(path: string, file: string): string | undefined {
     const text = this.read(path, file);
     if (text === undefined) return undefined;
-    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-      this.issues.push({
-        path,
-        message: `${file} does not contain a PEM certificate (-----BEGIN CERTIFICATE-----)`,
-      });
-      return undefined;
-    }
-    const blocks =
-      text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-    const count = (text.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
-    for (let n = 0; n < count; n++) {
-      const block = blocks[n];
-      let ok = block !== undefined;
-      if (block !== undefined) {
-        try {
-          new X509Certificate(block);
-        } catch {
-          ok = false;
-        }
-      }
-      if (!ok) {
-        this.issues.push({ path, message: `${file}: certificate ${n + 1} cannot be parsed` });
-        return undefined;
-      }
-    }
-    return text;
+    const problem = certificatesProblem(text, file);
+    if (problem === undefined) return text;
+    this.issues.push({ path, message: problem });
+    return undefined;
   }
+}
+
+/**
+ * What is wrong with PEM text that should hold one or more certificates (`what` names it
+ * in the message: a file name, or a field for inline PEM); undefined when nothing is.
+ */
+export function certificatesProblem(text: string, what: string): string | undefined {
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    return `${what} does not contain a PEM certificate (-----BEGIN CERTIFICATE-----)`;
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const count = (text.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
+  for (let n = 0; n < count; n++) {
+    const block = blocks[n];
+    let ok = block !== undefined;
+    if (block !== undefined) {
+      try {
+        new X509Certificate(block);
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) return `${what}: certificate ${n + 1} cannot be parsed`;
+  }
+  return undefined;
 }

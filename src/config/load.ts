@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { maskSecrets } from '../secret.js';
 import { buildConfig } from './build.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
@@ -8,6 +7,7 @@ import { describeReadError, FileReader, type ReadFile, readUtf8File } from './fi
 import type { Config } from './schema.js';
 import { isPlainObject, substituteEnv } from './substitute.js';
 import { validateConfig } from './validate.js';
+import { parseYaml } from './yaml.js';
 import { describeKind } from './zod-issues.js';
 
 export { ConfigError, type ConfigIssue } from './config-error.js';
@@ -96,43 +96,6 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Con
   secrets.push(...files.secrets);
   if (files.issues.length > 0) return fail(files.issues);
   return config;
-}
-
-function parseYaml(text: string, fail: (issues: ConfigIssue[]) => never): unknown {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    prettyErrors: false,
-    lineCounter,
-    schema: 'core',
-    uniqueKeys: true,
-  });
-  if (doc.errors.length > 0) {
-    fail(
-      doc.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        // Only yaml's own first line: no source excerpt, which could show a password.
-        const what = describeYamlError(error.code, error.message, text.slice(error.pos[0]));
-        return { path: '', message: `YAML syntax error at line ${line}, column ${col}: ${what}` };
-      }),
-    );
-  }
-  try {
-    return doc.toJS({ maxAliasCount: 100 });
-  } catch (error) {
-    // Unresolved aliases and alias bombs surface only here.
-    const why = error instanceof Error ? error.message.split('\n')[0] : 'cannot be converted';
-    return fail([{ path: '', message: `YAML error: ${why}` }]);
-  }
-}
-
-function describeYamlError(code: string, message: string, rest: string): string {
-  if (code === 'DUPLICATE_KEY') {
-    // Only a plain key is quoted; anything else could be a mistyped value.
-    const key = /^[A-Za-z0-9_.-]{1,64}(?=[ \t]*:)/.exec(rest)?.[0];
-    return key === undefined ? 'duplicate key' : `duplicate key "${key}"`;
-  }
-  if (code === 'MULTIPLE_DOCS') return 'only one YAML document is allowed (remove the ---)';
-  return message.split('\n')[0] ?? message;
 }
 
 /** True when `path` is one of `parents` or lies below one. */

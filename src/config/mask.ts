@@ -137,6 +137,7 @@ export function maskedConfig(config: Config): unknown {
             },
       bearer_token: secret(server.bearer_token),
       bearer_token_file: orNull(server.bearer_token_file),
+      web_config_file: orNull(server.web_config_file),
     },
     state_dir: config.state_dir,
     scheduler: { ...config.scheduler },

@@ -226,6 +226,11 @@ export const serverSchema = z.strictObject({
     })
     .optional(),
   bearer_token_file: z.string().min(1, 'must not be empty').optional(),
+  /**
+   * HTTPS, client certificates, bcrypt basic auth, headers and a rate limit, in the web
+   * configuration format of the Prometheus exporters (src/web/web-config-schema.ts).
+   */
+  web_config_file: z.string().min(1, 'must not be empty').optional(),
 });
 
 export const schedulerSchema = z.strictObject({
@@ -456,6 +461,8 @@ export interface ServerConfig {
   bearer_token: Secret | undefined;
   /** Resolved path bearer_token was read from, for display. */
   bearer_token_file?: string | undefined;
+  /** The web configuration file (resolved); read by src/web/, not by the config loader. */
+  web_config_file?: string | undefined;
 }
 
 export interface MetricsConfig {

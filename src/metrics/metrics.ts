@@ -18,6 +18,10 @@ export {
   PROBE_DURATION_BUCKETS,
 } from './mailbox-series.js';
 
+/** Why the HTTP server refused a request (the `reason` of pop3_monitor_http_requests_refused_total). */
+export const HTTP_REFUSAL_REASONS = ['unauthorized', 'rate_limited', 'cross_site'] as const;
+export type HttpRefusalReason = (typeof HTTP_REFUSAL_REASONS)[number];
+
 export interface MetricsOptions {
   /** Defaults to a new Registry; never the global one. */
   registry?: Registry;
@@ -33,6 +37,11 @@ export interface MetricsOptions {
    * it both gauges are absent until the first recordReload.
    */
   configLoadedAtMs?: number;
+  /**
+   * A web configuration file is in use: its reload series start at 0 and 1 (without one
+   * they stay absent until a reading is recorded).
+   */
+  webConfig?: boolean;
 }
 
 /** /metrics as a sequence of text chunks, rendered as they are asked for. */
@@ -76,6 +85,12 @@ export interface Metrics {
   recordNotification(result: 'sent' | 'failed'): void;
   setOutboxPending(n: number): void;
   recordReload(success: boolean, atMs: number): void;
+  /** A reading of the web configuration file (and its certificates) after a change. */
+  recordWebConfigReload(success: boolean): void;
+  /** A request the HTTP server refused (401, 403, 429), by reason; never by user. */
+  recordHttpRefusal(reason: HttpRefusalReason): void;
+  /** A TLS connection that failed its handshake or whose client certificate was refused. */
+  recordTlsRefusal(): void;
   /** The whole text in chunks (what /metrics streams). */
   exposition(): Exposition;
   /** The whole text as one string: for tests and small callers, not for /metrics. */
@@ -146,7 +161,35 @@ function monitorMetrics(registry: Registry, options: MetricsOptions) {
       labelNames: ['result'],
       registers,
     }),
+    webConfigReloads: new Counter({
+      name: 'pop3_monitor_web_config_reloads_total',
+      help: 'Readings of the web configuration file and its certificates after a change, by result; a failure keeps the previous settings.',
+      labelNames: ['result'],
+      registers,
+    }),
+    webConfigReloadSuccessful: new Gauge({
+      name: 'pop3_monitor_web_config_last_reload_successful',
+      help: 'Whether the last reading of the web configuration file and its certificates succeeded (1) or failed (0).',
+      registers,
+    }),
+    httpRefused: new Counter({
+      name: 'pop3_monitor_http_requests_refused_total',
+      help: 'HTTP requests refused: unauthorized (401), rate_limited (429), cross_site (403).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    tlsRefused: new Counter({
+      name: 'pop3_monitor_http_tls_refused_total',
+      help: 'TLS connections to the HTTP server that failed their handshake or whose client certificate was refused.',
+      registers,
+    }),
   };
+  if (options.webConfig === true) {
+    m.webConfigReloads.inc({ result: 'success' }, 0);
+    m.webConfigReloads.inc({ result: 'failure' }, 0);
+    m.webConfigReloadSuccessful.set(1);
+  } else m.webConfigReloadSuccessful.remove();
+  for (const reason of HTTP_REFUSAL_REASONS) m.httpRefused.inc({ reason }, 0);
   m.notifications.inc({ result: 'sent' }, 0);
   m.notifications.inc({ result: 'failed' }, 0);
   m.reloads.inc({ result: 'success' }, 0);
@@ -276,6 +319,19 @@ export function createMetrics(options: MetricsOptions): Metrics {
       monitor.reloads.inc({ result: success ? 'success' : 'failure' });
       monitor.reloadSuccessful.set(success ? 1 : 0);
       if (success) monitor.reloadSuccessTime.set(atMs / 1000);
+    },
+
+    recordWebConfigReload(success) {
+      monitor.webConfigReloads.inc({ result: success ? 'success' : 'failure' });
+      monitor.webConfigReloadSuccessful.set(success ? 1 : 0);
+    },
+
+    recordHttpRefusal(reason) {
+      if (HTTP_REFUSAL_REASONS.includes(reason)) monitor.httpRefused.inc({ reason });
+    },
+
+    recordTlsRefusal() {
+      monitor.tlsRefused.inc();
     },
 
     exposition() {

@@ -1,22 +1,54 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HttpRefusalReason } from '../metrics/metrics.js';
 import type { Secret } from '../secret.js';
+import { answerHeaders, originVerdict } from './browser-safety.js';
+import { PasswordChecker } from './password-check.js';
+import { TokenBucket } from './token-bucket.js';
+import type { WebSettings } from './web-config-load.js';
 
 /**
  * Who may ask what, and the headers every answer carries: the one place of the HTTP
- * server's access rules, so that TLS client certificates, more users or a rate limit
- * change this file and no handler.
+ * server's access rules (routes.ts asks it before any handler runs). In order, for every
+ * path but /healthz and /readyz (what a kubelet or a container runtime probes, answered to
+ * anyone): a browser request from another site is refused (403), the rate limit of the web
+ * configuration applies (429), then the credentials: a web configuration user (bcrypt), the
+ * config's server.basic_auth, or its bearer token (401 with a challenge when none fits).
+ * Secrets are compared in constant time; a refusal is counted by reason, never by user.
  */
 
 const REALM = 'pop3-monitor';
 
+/** Answered without credentials, rate limit or origin check. */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+/** The config's own credentials: server.basic_auth and server.bearer_token_file. */
 export interface WebAuth {
   basic?: { username: string; password: Secret } | undefined;
   bearer?: Secret | undefined;
 }
 
-/** What a container runtime's or kubelet's liveness probe asks: answered without credentials. */
-const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz']);
+export type RefusalReason = HttpRefusalReason;
+
+export type GuardDecision =
+  | { allowed: true }
+  | {
+      allowed: false;
+      status: 401 | 403 | 429;
+      reason: RefusalReason;
+      body: string;
+      headers: Record<string, string | string[]>;
+    };
+
+export interface RequestGuardOptions {
+  auth?: WebAuth | undefined;
+  web?: WebSettings | undefined;
+  now?: () => number;
+  /** How long a successful bcrypt check is remembered (PasswordChecker's default when absent). */
+  passwordCacheTtlMs?: number | undefined;
+  /** Each refused request, by reason (a metric). */
+  onRefused?: (reason: RefusalReason) => void;
+}
 
 /** Equal-time comparison: both sides hashed first so their lengths leak nothing either. */
 function safeEqual(given: string, expected: string): boolean {
@@ -25,64 +57,135 @@ function safeEqual(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-function authorized(header: string | undefined, auth: WebAuth): boolean {
-  if (header === undefined) return false;
-  const space = header.indexOf(' ');
-  const scheme = header.slice(0, space === -1 ? header.length : space).toLowerCase();
-  const credentials = space === -1 ? '' : header.slice(space + 1).trim();
-  // RFC 7617 section 2: base64 of "user-id:password", the user-id has no colon.
-  if (scheme === 'basic' && auth.basic !== undefined) {
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon === -1) return false;
-    const userOk = safeEqual(decoded.slice(0, colon), auth.basic.username);
-    const passwordOk = safeEqual(decoded.slice(colon + 1), auth.basic.password.reveal());
-    return userOk && passwordOk;
+export class RequestGuard {
+  readonly #auth: WebAuth;
+  readonly #now: () => number;
+  readonly #cacheTtlMs: number | undefined;
+  readonly #onRefused: (reason: RefusalReason) => void;
+  #users: PasswordChecker | undefined;
+  #bucket: TokenBucket | undefined;
+  /** Ours with http_server_config.headers of the web configuration in use, by kind. */
+  #headers: Record<'page' | 'other', Record<string, string | string[]>> = {
+    page: {},
+    other: {},
+  };
+
+  constructor(options: RequestGuardOptions) {
+    this.#auth = options.auth ?? {};
+    this.#now = options.now ?? Date.now;
+    this.#cacheTtlMs = options.passwordCacheTtlMs;
+    this.#onRefused = options.onRefused ?? (() => {});
+    this.update(options.web);
   }
-  // RFC 6750 section 2.1.
-  if (scheme === 'bearer' && auth.bearer !== undefined) {
-    return safeEqual(credentials, auth.bearer.reveal());
+
+  /**
+   * New web configuration settings: new users (their cache starts empty), a new rate limit,
+   * new headers.
+   */
+  update(web: WebSettings | undefined): void {
+    const configured = web?.headers ?? {};
+    this.#headers = {
+      page: answerHeaders('page', configured),
+      other: answerHeaders('other', configured),
+    };
+    this.#users =
+      web !== undefined && web.users.size > 0
+        ? new PasswordChecker({
+            users: web.users,
+            now: this.#now,
+            ...(this.#cacheTtlMs === undefined ? {} : { cacheTtlMs: this.#cacheTtlMs }),
+          })
+        : undefined;
+    const limit = web?.rateLimit;
+    const same =
+      this.#bucket !== undefined &&
+      limit !== undefined &&
+      this.#bucket.intervalMs === limit.intervalMs &&
+      this.#bucket.burst === limit.burst;
+    if (!same)
+      this.#bucket =
+        limit === undefined ? undefined : new TokenBucket({ ...limit, nowMs: this.#now() });
   }
-  return false;
-}
 
-function challenges(auth: WebAuth): string[] {
-  const out: string[] = [];
-  if (auth.basic !== undefined) out.push(`Basic realm="${REALM}", charset="UTF-8"`);
-  if (auth.bearer !== undefined) out.push(`Bearer realm="${REALM}"`);
-  return out;
-}
-
-export type AccessDecision =
-  | { allowed: true }
-  | { allowed: false; status: 401; headers: Record<string, string | string[]> };
-
-/** Whether the request may see `path`: /healthz always, the rest with credentials when set. */
-export function checkAccess(
-  req: IncomingMessage,
-  path: string,
-  auth: WebAuth | undefined,
-): AccessDecision {
-  if (auth === undefined || (auth.basic === undefined && auth.bearer === undefined)) {
-    return { allowed: true };
+  /** The headers of an answer of this kind: ours and http_server_config.headers. */
+  headers(kind: 'page' | 'other'): Readonly<Record<string, string | string[]>> {
+    return this.#headers[kind];
   }
-  if (OPEN_PATHS.has(path) || authorized(req.headers.authorization, auth)) return { allowed: true };
-  return { allowed: false, status: 401, headers: { 'WWW-Authenticate': challenges(auth) } };
+
+  /** Whether any credentials are asked for at all. */
+  get authenticates(): boolean {
+    return (
+      this.#users !== undefined || this.#auth.basic !== undefined || this.#auth.bearer !== undefined
+    );
+  }
+
+  async decide(request: {
+    method: string;
+    path: string;
+    headers: IncomingHttpHeaders;
+  }): Promise<GuardDecision> {
+    if (OPEN_PATHS.has(request.path)) return { allowed: true };
+    const origin = originVerdict(request);
+    if (!origin.allowed) return this.#refuse(403, 'cross_site', 'cross-site request refused\n');
+    const now = this.#now();
+    if (this.#bucket !== undefined && !this.#bucket.take(now)) {
+      return this.#refuse(429, 'rate_limited', 'too many requests\n', {
+        'Retry-After': String(this.#bucket.retryAfterSeconds(now)),
+      });
+    }
+    if (!this.authenticates) return { allowed: true };
+    const verdict = await this.#credentials(request.headers.authorization);
+    if (verdict === 'ok') return { allowed: true };
+    if (verdict === 'busy')
+      return this.#refuse(429, 'rate_limited', 'too many authentication attempts\n', {
+        'Retry-After': '1',
+      });
+    return this.#refuse(401, 'unauthorized', 'unauthorized\n', {
+      'WWW-Authenticate': this.#challenges(),
+    });
+  }
+
+  async #credentials(header: string | undefined): Promise<'ok' | 'wrong' | 'busy'> {
+    if (header === undefined) return 'wrong';
+    const space = header.indexOf(' ');
+    const scheme = header.slice(0, space === -1 ? header.length : space).toLowerCase();
+    const credentials = space === -1 ? '' : header.slice(space + 1).trim();
+    // RFC 7617 section 2: base64 of "user-id:password", the user-id has no colon.
+    if (scheme === 'basic' && (this.#auth.basic !== undefined || this.#users !== undefined)) {
+      const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon === -1) return 'wrong';
+      const user = decoded.slice(0, colon);
+      const password = decoded.slice(colon + 1);
+      const basic = this.#auth.basic;
+      if (basic !== undefined) {
+        const userOk = safeEqual(user, basic.username);
+        const passwordOk = safeEqual(password, basic.password.reveal());
+        if (userOk && passwordOk) return 'ok';
+      }
+      return this.#users === undefined ? 'wrong' : this.#users.check(user, password);
+    }
+    // RFC 6750 section 2.1.
+    if (scheme === 'bearer' && this.#auth.bearer !== undefined)
+      return safeEqual(credentials, this.#auth.bearer.reveal()) ? 'ok' : 'wrong';
+    return 'wrong';
+  }
+
+  #challenges(): string[] {
+    const out: string[] = [];
+    if (this.#auth.basic !== undefined || this.#users !== undefined)
+      out.push(`Basic realm="${REALM}", charset="UTF-8"`);
+    if (this.#auth.bearer !== undefined) out.push(`Bearer realm="${REALM}"`);
+    return out;
+  }
+
+  #refuse(
+    status: 401 | 403 | 429,
+    reason: RefusalReason,
+    body: string,
+    headers: Record<string, string | string[]> = {},
+  ): GuardDecision {
+    this.#onRefused(reason);
+    return { allowed: false, status, reason, body, headers };
+  }
 }
-
-/** On every response. */
-export const COMMON_HEADERS: Readonly<Record<string, string>> = {
-  'Cache-Control': 'no-store',
-  'X-Content-Type-Options': 'nosniff',
-};
-
-/**
- * On the pages for browsers: their script and style are files of this server (no inline
- * script, no other origin), they are never framed, and they send no referrer elsewhere.
- */
-export const PAGE_HEADERS: Readonly<Record<string, string>> = {
-  ...COMMON_HEADERS,
-  'Content-Security-Policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-  'Referrer-Policy': 'no-referrer',
-};

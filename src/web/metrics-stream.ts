@@ -76,7 +76,8 @@ function waitFor(emitter: NodeJS.EventEmitter, event: string, also: () => boolea
 
 export function createMetricsStreamer(
   exposition: () => Exposition,
-  headers: Record<string, string>,
+  /** The headers of every answer (read at each one: a changed web config applies at once). */
+  headers: () => Readonly<Record<string, string | string[]>>,
   log?: Logger,
 ): MetricsStreamer {
   let running: Promise<void> | null = null;
@@ -86,7 +87,7 @@ export function createMetricsStreamer(
   function open(scrape: Scrape, contentType: string): void {
     const { res } = scrape;
     res.writeHead(200, {
-      ...headers,
+      ...headers(),
       'Content-Type': contentType,
       Vary: 'Accept-Encoding',
       ...(scrape.gzip ? { 'Content-Encoding': 'gzip' } : {}),
@@ -148,7 +149,7 @@ export function createMetricsStreamer(
       for (const { res } of render.scrapes) {
         if (res.headersSent) res.destroy();
         else {
-          res.writeHead(500, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+          res.writeHead(500, { ...headers(), 'Content-Type': 'text/plain; charset=utf-8' });
           res.end('error rendering metrics\n');
         }
       }

@@ -4,13 +4,13 @@ import type { Exposition } from '../metrics/metrics.js';
 import { renderProbeMetrics } from '../metrics/probe-exposition.js';
 import type { ProbeResult } from '../probe/result.js';
 import { formatTranscript } from '../probe/transcript.js';
-import { COMMON_HEADERS, checkAccess, type WebAuth } from './access.js';
+import type { RequestGuard } from './access.js';
 import { STATUS_CSS, STATUS_JS } from './assets.js';
 import { acceptsGzip, createMetricsStreamer } from './metrics-stream.js';
 import { renderMailboxPage } from './pages/mailbox-page.js';
 import { renderStatusPage } from './pages/status-page.js';
 import { parseStatusQuery } from './pages/status-query.js';
-import { methodNotAllowed, send, sendAsset, sendPage } from './respond.js';
+import { createResponder, type Responder } from './respond.js';
 import type { MailboxDetail, StatusSnapshot } from './status.js';
 
 /** What the HTTP server asks of the app (app.ts implements it). */
@@ -43,8 +43,18 @@ function quoted(text: string): string {
   return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text);
 }
 
-function unknownMailbox(req: IncomingMessage, res: ServerResponse, name: string): void {
-  send(req, res, 404, `unknown mailbox ${quoted(name)}: the config has no mailbox of that name\n`);
+function unknownMailbox(
+  respond: Responder,
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+): void {
+  respond.send(
+    req,
+    res,
+    404,
+    `unknown mailbox ${quoted(name)}: the config has no mailbox of that name\n`,
+  );
 }
 
 function decodedName(encoded: string): string | null {
@@ -58,14 +68,17 @@ function decodedName(encoded: string): string | null {
 /**
  * The routes: /metrics, /healthz, /readyz, POST /-/reload, the status page at /, one
  * mailbox's page at /mailboxes/NAME, /probe?mailbox=NAME[&debug=true] and the pages'
- * two files under /assets/.
+ * two files under /assets/. Every request is put to the access rules first (`access`:
+ * origin, rate limit, credentials), which also give every answer its headers.
  */
-export function createRoutes(
-  backend: WebBackend,
-  auth: WebAuth | undefined,
-  log?: Logger,
-): Handler {
-  const metrics = createMetricsStreamer(() => backend.exposition(), COMMON_HEADERS, log);
+export function createRoutes(backend: WebBackend, access: RequestGuard, log?: Logger): Handler {
+  const respond = createResponder((kind) => access.headers(kind));
+  const { send, sendPage, sendAsset, methodNotAllowed } = respond;
+  const metrics = createMetricsStreamer(
+    () => backend.exposition(),
+    () => access.headers('other'),
+    log,
+  );
 
   async function probe(
     req: IncomingMessage,
@@ -77,7 +90,7 @@ export function createRoutes(
       return send(req, res, 400, 'the mailbox parameter is missing: /probe?mailbox=NAME\n');
     }
     const answer = await backend.probeNow(name);
-    if (answer === undefined) return unknownMailbox(req, res, name);
+    if (answer === undefined) return unknownMailbox(respond, req, res, name);
     const { result, labels, held } = answer;
     if (params.get('debug') === 'true') {
       const state = result.success
@@ -108,20 +121,20 @@ export function createRoutes(
     const method = req.method ?? 'GET';
     const readOnly = method === 'GET' || method === 'HEAD';
 
-    const access = checkAccess(req, path, auth);
-    if (!access.allowed) {
+    const decision = await access.decide({ method, path, headers: req.headers });
+    if (!decision.allowed) {
       log?.debug(
-        { event: 'http_auth_refused', remote: req.socket.remoteAddress, path },
-        'request without valid credentials refused',
+        { event: 'http_refused', reason: decision.reason, remote: req.socket.remoteAddress, path },
+        'request refused',
       );
-      return send(req, res, access.status, 'unauthorized\n', access.headers);
+      return send(req, res, decision.status, decision.body, decision.headers);
     }
     if (path.startsWith('/mailboxes/')) {
       if (!readOnly) return methodNotAllowed(req, res, 'GET, HEAD');
       const name = decodedName(path.slice('/mailboxes/'.length));
       if (name === null) return send(req, res, 400, 'not a mailbox name\n');
       const detail = backend.mailboxDetail(name);
-      if (detail === undefined) return unknownMailbox(req, res, name);
+      if (detail === undefined) return unknownMailbox(respond, req, res, name);
       return sendPage(req, res, 200, renderMailboxPage(detail, parseStatusQuery(params).refresh));
     }
     switch (path) {
@@ -143,7 +156,7 @@ export function createRoutes(
         // HEAD: the headers a GET would have, without rendering anything.
         if (method === 'HEAD') {
           res.writeHead(200, {
-            ...COMMON_HEADERS,
+            ...access.headers('other'),
             'Content-Type': backend.exposition().contentType,
             Vary: 'Accept-Encoding',
             ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),

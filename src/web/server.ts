@@ -1,10 +1,12 @@
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type ListenAddress, parseListen } from '../config/listen.js';
-import type { WebAuth } from './access.js';
-import { send } from './respond.js';
+import { type RefusalReason, RequestGuard, type WebAuth } from './access.js';
+import { createResponder } from './respond.js';
 import { createRoutes, type WebBackend } from './routes.js';
+import { createWebServer, type RequestHandler } from './tls-server.js';
+import type { WebSettings } from './web-config-load.js';
 
 /** Bodies are never needed (POST /-/reload takes none): anything larger is refused. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -22,13 +24,28 @@ export interface HttpServerOptions {
   /** "host:port", "[::1]:9469", or ":9469" for every interface; port 0 picks a free one. */
   listen: string;
   backend: WebBackend;
-  /** When set, every endpoint but /healthz requires one of these credentials. */
+  /** When set, every endpoint but /healthz and /readyz requires one of these credentials. */
   auth?: WebAuth | undefined;
+  /**
+   * The web configuration file's settings (TLS, client certificates, bcrypt users, headers,
+   * rate limit); without them plain HTTP with `auth` only.
+   */
+  web?: WebSettings | undefined;
+  /** How long a successful bcrypt check is remembered (5 min); benchmarks set 0. */
+  passwordCacheTtlMs?: number | undefined;
+  /** Each request refused (401, 403, 429), by reason: a metric. */
+  onRefused?: ((reason: RefusalReason) => void) | undefined;
+  /** Each TLS connection that failed its handshake or whose client certificate was refused. */
+  onTlsRefused?: (() => void) | undefined;
   logger?: Logger;
 }
 
 export interface HttpServer {
   address: { host: string; port: number };
+  /** Whether it speaks TLS. */
+  tls: boolean;
+  /** New web configuration settings: new connections and requests follow them. */
+  applyWeb(next: WebSettings): void;
   /** Stops listening and ends every connection, idle keep-alive ones included. */
   close(): Promise<void>;
 }
@@ -45,20 +62,28 @@ export function parseListenAddress(listen: string): ListenAddress {
 }
 
 /**
- * The HTTP server (node:http): request limits and timeouts, listening and closing; what
- * each path answers is in routes.ts, who may ask in access.ts. Nothing it serves shows the
- * config's secrets.
+ * The HTTP server (node:http, or node:https with the web configuration's TLS): request
+ * limits and timeouts, listening and closing; what each path answers is in routes.ts, who
+ * may ask and the headers in access.ts, the TLS and client certificates in tls-server.ts.
+ * Nothing it serves shows the config's secrets.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { host, port } = parseListenAddress(options.listen);
   const log = options.logger;
-  const route = createRoutes(options.backend, options.auth, log);
+  const access = new RequestGuard({
+    auth: options.auth,
+    web: options.web,
+    passwordCacheTtlMs: options.passwordCacheTtlMs,
+    onRefused: (reason) => options.onRefused?.(reason),
+  });
+  const route = createRoutes(options.backend, access, log);
+  const { send } = createResponder((kind) => access.headers(kind));
 
   /** Responses not yet finished, so close() can ask them to end their connection. */
   const active = new Set<ServerResponse>();
   let closing: Promise<void> | undefined;
 
-  const server = createServer((req, res) => {
+  const handle: RequestHandler = (req, res) => {
     active.add(res);
     res.on('close', () => active.delete(res));
     if (closing !== undefined) res.shouldKeepAlive = false;
@@ -91,7 +116,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         else res.destroy();
       });
     });
+  };
+  const web = createWebServer(options.web, handle, {
+    logger: log,
+    onTlsRefused: options.onTlsRefused,
   });
+  const server = web.server;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -109,12 +139,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   server.on('error', (err) => log?.error({ event: 'http_server_error', err }, 'HTTP server error'));
   const bound = server.address() as AddressInfo;
   log?.info(
-    { event: 'http_listening', host: bound.address, port: bound.port },
-    'HTTP server listening',
+    { event: 'http_listening', host: bound.address, port: bound.port, tls: web.tls },
+    web.tls ? 'HTTPS server listening' : 'HTTP server listening',
   );
 
   return {
     address: { host: bound.address, port: bound.port },
+    tls: web.tls,
+    applyWeb(next) {
+      access.update(next);
+      web.apply(next);
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);

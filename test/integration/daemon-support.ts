@@ -128,8 +128,8 @@ export interface DaemonOptions {
   /** A config object (server.listen and state_dir are added) or the config file's text. */
   config: Record<string, unknown> | string;
   env?: NodeJS.ProcessEnv;
-  /** More arguments of `run` (`--listen`). */
-  args?: string[];
+  /** More arguments of `run` (after --config FILE). */
+  args?: readonly string[];
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
@@ -158,7 +158,7 @@ export class Daemon {
     port: number,
     config: DaemonOptions['config'],
     env: NodeJS.ProcessEnv,
-    args: string[] = [],
+    args: readonly string[] = [],
   ) {
     this.dir = dir;
     this.port = port;

@@ -215,13 +215,15 @@ export function ensureBuilt(): void {
 
 /**
  * A real Prometheus (Debian's /usr/bin/prometheus) in `dir`, scraping `targets` every
- * second as job "pop3-monitor", with `ruleFiles` evaluated every second; resolves once it
+ * second as job "pop3-monitor" (or the `scrapeConfigs` given, e.g. HTTPS jobs with their
+ * tls_config and basic_auth), with `ruleFiles` evaluated every second; resolves once it
  * answers /-/ready. Its base URL and the child, to stop.
  */
 export async function startPrometheus(
   dir: string,
   targets: string[],
   ruleFiles: string[] = [],
+  scrapeConfigs?: Record<string, unknown>[],
 ): Promise<{ url: string; child: Child }> {
   const bin = requireBinary('prometheus', '/usr/bin/prometheus', 'prometheus');
   const port = await freePort();
@@ -232,7 +234,9 @@ export async function startPrometheus(
     JSON.stringify({
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
       rule_files: ruleFiles,
-      scrape_configs: [{ job_name: 'pop3-monitor', static_configs: [{ targets }] }],
+      scrape_configs: scrapeConfigs ?? [
+        { job_name: 'pop3-monitor', static_configs: [{ targets }] },
+      ],
     }),
   );
   const child = startChild(bin, [

@@ -20,9 +20,10 @@ PACKAGES=(
   prometheus                 # prometheus and promtool
   prometheus-alertmanager    # alertmanager and amtool
   openssl ca-certificates    # the test CA and certificates
+  apache2-utils curl         # htpasswd -B (bcrypt users), curl against the HTTPS endpoints
   chromium                   # the status page in a real browser (driven by playwright-core)
   # libraries of the unpacked Courier and Cyrus (no daemons, no conflicts)
-  libcourier-unicode4 libidn12 libltdl7 libpcre3 libical3 libxapian30
+  libcourier-unicode4 libidn12 libltdl7 libpcre3 libical3 libxapian30 libjansson4 libpq5
   libsasl2-modules libsasl2-modules-db # SASL PLAIN/LOGIN and the sasldb of Cyrus
 )
 # service name → the default ports its package would listen on

@@ -147,6 +147,7 @@ describe('parseConfig: the resolved Config', () => {
         basic_auth: undefined,
         bearer_token: undefined,
         bearer_token_file: undefined,
+        web_config_file: undefined,
       },
       state_dir: './data',
       scheduler: { max_concurrent_probes: 64, max_concurrent_per_host: 4 },

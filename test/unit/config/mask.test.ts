@@ -84,6 +84,7 @@ describe('maskedConfig', () => {
       basic_auth: { username: 'prom', password: '***', password_file: null },
       bearer_token: '***',
       bearer_token_file: '/secrets/token',
+      web_config_file: null,
     });
     assert.deepEqual(
       masked.mailboxes.map((m) => [m.password, m.password_file]),
@@ -112,6 +113,7 @@ describe('maskedConfig', () => {
         },
         bearer_token: '***',
         bearer_token_file: secrets('bearer-token'),
+        web_config_file: join(FIXTURES_DIR, 'valid', 'web.yml'),
       },
       state_dir: '/var/lib/pop3-monitor',
       scheduler: { max_concurrent_probes: 8, max_concurrent_per_host: 2 },

@@ -199,7 +199,7 @@ describe('parseConfig never throws anything but ConfigError', () => {
     );
     const doc = fc.record(
       {
-        server: keys('listen', 'basic_auth', 'bearer_token_file'),
+        server: keys('listen', 'basic_auth', 'bearer_token_file', 'web_config_file'),
         state_dir: value,
         scheduler: keys('max_concurrent_probes', 'max_concurrent_per_host'),
         shard: value,

@@ -647,4 +647,45 @@ describe('createMetrics', () => {
     assert.ok(names.has('nodejs_heap_size_used_bytes'));
     assert.ok(!(await fresh().render()).body.includes('process_cpu_user_seconds_total'));
   });
+
+  it('the HTTP server series: web config readings, refused requests by reason, TLS refusals', async () => {
+    const plain = await scrape(fresh());
+    assert.equal(value(plain, 'pop3_monitor_web_config_last_reload_successful'), undefined);
+    assert.equal(
+      value(plain, 'pop3_monitor_web_config_reloads_total', { result: 'failure' }),
+      undefined,
+    );
+    assert.equal(
+      value(plain, 'pop3_monitor_http_requests_refused_total', { reason: 'unauthorized' }),
+      0,
+    );
+    assert.equal(value(plain, 'pop3_monitor_http_tls_refused_total'), 0);
+
+    const metrics = createMetrics({ version: '1', defaultMetrics: false, webConfig: true });
+    const start = await scrape(metrics);
+    assert.equal(value(start, 'pop3_monitor_web_config_last_reload_successful'), 1);
+    assert.equal(value(start, 'pop3_monitor_web_config_reloads_total', { result: 'failure' }), 0);
+    metrics.recordWebConfigReload(false);
+    metrics.recordHttpRefusal('unauthorized');
+    metrics.recordHttpRefusal('unauthorized');
+    metrics.recordHttpRefusal('cross_site');
+    metrics.recordTlsRefusal();
+    const s = await scrape(metrics);
+    assert.equal(value(s, 'pop3_monitor_web_config_last_reload_successful'), 0);
+    assert.equal(value(s, 'pop3_monitor_web_config_reloads_total', { result: 'failure' }), 1);
+    assert.equal(value(s, 'pop3_monitor_web_config_reloads_total', { result: 'success' }), 0);
+    assert.deepEqual(
+      s
+        .filter((x) => x.name === 'pop3_monitor_http_requests_refused_total')
+        .map((x) => [x.labels.reason, x.value]),
+      [
+        ['unauthorized', 2],
+        ['rate_limited', 0],
+        ['cross_site', 1],
+      ],
+    );
+    assert.equal(value(s, 'pop3_monitor_http_tls_refused_total'), 1);
+    metrics.recordWebConfigReload(true);
+    assert.equal(value(await scrape(metrics), 'pop3_monitor_web_config_last_reload_successful'), 1);
+  });
 });

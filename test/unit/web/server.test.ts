@@ -9,6 +9,7 @@ import {
   parseListenAddress,
   startHttpServer,
 } from '../../../src/web/server.js';
+import { parseWebConfig } from '../../../src/web/web-config-load.js';
 import {
   call,
   EXPOSITION,
@@ -256,12 +257,16 @@ describe('startHttpServer with auth', () => {
     assert.equal(mixed.status, 401);
   });
 
-  it('requires credentials on every endpoint but /healthz', async () => {
+  it('requires credentials on every endpoint but /healthz and /readyz (what a kubelet probes)', async () => {
     assert.equal((await call(server, 'GET', '/healthz')).status, 200);
+    assert.equal((await call(server, 'GET', '/readyz')).status, 200);
     for (const [method, path] of [
-      ['GET', '/readyz'],
       ['POST', '/-/reload'],
       ['GET', '/'],
+      ['GET', '/metrics'],
+      ['GET', '/mailboxes/a'],
+      ['GET', '/probe?mailbox=a'],
+      ['GET', '/assets/status.js'],
       ['GET', '/nope'],
     ] as const) {
       assert.equal((await call(server, method, path)).status, 401, `${method} ${path}`);
@@ -324,5 +329,69 @@ describe('startHttpServer close', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('startHttpServer with a web config: bcrypt users, rate limit, headers', () => {
+  // htpasswd -nbBC 4 bob fixture-bob-password
+  const BOB = '$2y$04$7wD8pc1Dd3c0w7Ptyq5IEe0UKiS47N6Eh0NwlWK.65dPcNZqghpcK';
+  const web = parseWebConfig(
+    [
+      'basic_auth_users:',
+      `  bob: ${BOB}`,
+      'rate_limit:',
+      '  interval: 1m',
+      '  burst: 3',
+      'http_server_config:',
+      '  headers:',
+      `    Content-Security-Policy: "img-src 'none'"`,
+      '    X-Frame-Options: deny',
+      '',
+    ].join('\n'),
+    { source: '/nonexistent/web.yml' },
+  );
+  let server: HttpServer;
+  const probed: string[] = [];
+  const refused: string[] = [];
+
+  before(async () => {
+    server = await startHttpServer({
+      ...options({
+        probeNow: async (name) => {
+          probed.push(name);
+          return undefined;
+        },
+      }),
+      web,
+      onRefused: (reason) => refused.push(reason),
+    });
+  });
+  after(() => server.close());
+
+  it('/probe asks for a user, counts against the rate limit, and is refused beyond it before any probe', async () => {
+    const bob = basic('bob', 'fixture-bob-password');
+    const anonymous = await call(server, 'GET', '/probe?mailbox=a');
+    assert.equal(anonymous.status, 401);
+    assert.deepEqual(probed, []);
+    // Through the guard: the backend is asked (and knows no such mailbox).
+    assert.equal((await call(server, 'GET', '/probe?mailbox=a', { headers: bob })).status, 404);
+    assert.deepEqual(probed, ['a']);
+    const page = await call(server, 'GET', '/', { headers: bob });
+    assert.equal(page.status, 200);
+    // The page's own policy and the configured one, both sent (a browser enforces both).
+    assert.deepEqual(page.headers['content-security-policy']?.toString().split(', '), [
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+      "img-src 'none'",
+    ]);
+    assert.equal(page.headers['x-frame-options'], 'deny');
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+    const limited = await call(server, 'GET', '/probe?mailbox=a', { headers: bob });
+    assert.equal(limited.status, 429);
+    assert.match(String(limited.headers['retry-after']), /^\d+$/);
+    assert.deepEqual(probed, ['a'], 'no probe beyond the limit');
+    assert.deepEqual(refused, ['unauthorized', 'rate_limited']);
+    // What a kubelet probes is never limited.
+    assert.equal((await call(server, 'GET', '/healthz')).status, 200);
+    assert.equal((await call(server, 'GET', '/readyz')).status, 200);
   });
 });
