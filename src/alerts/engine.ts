@@ -19,6 +19,7 @@
  */
 import { type Clock, type TimerHandle, timerDelay } from '../clock.js';
 import type { AlertingConfig, MailboxConfig, RuleConfig, Severity } from '../config/schema.js';
+import type { StateStore } from '../json-file-store.js';
 import type { Logger } from '../log.js';
 import type { ProbeResult } from '../probe/result.js';
 import { DEFAULT_MAX_ALERTS_PER_NOTIFICATION, NotificationBatch } from './batch.js';
@@ -39,7 +40,7 @@ import {
   snapshotOf,
   type Transition,
 } from './rules.js';
-import type { PersistedAlertState, StateStore } from './state-store.js';
+import type { PersistedAlertState } from './state-store.js';
 import { type AlertSnapshot, alertKey, type Notification, targetKey } from './types.js';
 import { formatRuleValue } from './values.js';
 

@@ -1,7 +1,7 @@
 import type { FlowObservation } from '../alerts/rules.js';
-import type { StateStore } from '../alerts/state-store.js';
 import type { Clock } from '../clock.js';
 import type { LoopConfig, MailboxConfig } from '../config/schema.js';
+import type { StateStore } from '../json-file-store.js';
 import type { Logger } from '../log.js';
 import type { FlowMetrics } from '../metrics/flow-metrics.js';
 import type { ScanPlan } from '../probe/new-messages.js';

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FlowObservation } from '../../../src/alerts/rules.js';
-import type { StateStore } from '../../../src/alerts/state-store.js';
 import type { Clock } from '../../../src/clock.js';
 import type { LoopConfig } from '../../../src/config/schema.js';
 import type { FlowState, SeenUids } from '../../../src/flow/flow-store.js';
 import { MailFlow } from '../../../src/flow/mail-flow.js';
 import { probeHeaderValue } from '../../../src/flow/probe-header.js';
 import { SubmitError } from '../../../src/flow/smtp-submit.js';
+import type { StateStore } from '../../../src/json-file-store.js';
 import type { FlowMetrics } from '../../../src/metrics/flow-metrics.js';
 import type { ScannedMessage } from '../../../src/probe/new-messages.js';
 import type { ProbeResult } from '../../../src/probe/result.js';
