@@ -16,6 +16,7 @@ import {
   type FakePop3Server,
   manyMessages,
   startFakePop3Server,
+  TEST_CA_PEM,
   tlsFixture,
 } from '../test/fixtures/fake-pop3-server.js';
 import { isMain } from './lib/main.js';
@@ -24,6 +25,8 @@ export const FLEET_PASSWORD = 'bench-pass-1';
 export const FLEET_MESSAGES = 3;
 /** The fixture certificate names localhost; clients set tls_servername to it. */
 export const FLEET_SERVERNAME = 'localhost';
+/** The CA that signed the fleet's certificate, for the clients' tls_ca. */
+export const FLEET_CA_PEM = TEST_CA_PEM.toString('utf8');
 
 export function fleetUser(index: number): string {
   return `user${index}`;

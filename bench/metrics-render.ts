@@ -16,11 +16,15 @@ import { gzipSync } from 'node:zlib';
 import { createMetrics } from '../src/metrics/metrics.js';
 import { PHASES } from '../src/probe/result.js';
 import { startHttpServer } from '../src/web/server.js';
-import { exampleMailboxConfig } from '../test/fixtures/mailbox-config.js';
-import { webBackend } from '../test/fixtures/web-backend.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
+import { exampleMailbox } from './lib/mailboxes.js';
 import { runMain } from './lib/main.js';
 import { fmt, markdownTable, median } from './lib/stats.js';
+
+/** The pages and /probe: this benchmark asks only /metrics. */
+function notServed(): never {
+  throw new Error('not served by the /metrics benchmark');
+}
 
 interface Sample {
   wallMs: number;
@@ -60,7 +64,7 @@ async function measure(n: number, rounds: number) {
   const metrics = createMetrics({ version: 'bench' });
   // Implicit TLS on 8 servers, as the scale benchmark's fleet: 20 series per mailbox.
   const boxes = Array.from({ length: n }, (_, i) =>
-    exampleMailboxConfig(`mbx-${String(i).padStart(5, '0')}`, { host: `pop${i % 8}.example.com` }),
+    exampleMailbox(`mbx-${String(i).padStart(5, '0')}`, { host: `pop${i % 8}.example.com` }),
   );
   metrics.setMailboxes(boxes);
   for (const box of boxes) {
@@ -90,7 +94,15 @@ async function measure(n: number, rounds: number) {
   }
   const http = await startHttpServer({
     listen: '127.0.0.1:0',
-    backend: webBackend({ exposition: () => metrics.exposition() }),
+    backend: {
+      exposition: () => metrics.exposition(),
+      isReady: () => true,
+      health: () => null,
+      reload: async () => ({ ok: true }),
+      status: notServed,
+      mailboxDetail: notServed,
+      probeNow: notServed,
+    },
   });
   const url = `http://127.0.0.1:${http.address.port}/metrics`;
   const plain: Sample[] = [];

@@ -15,13 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { spreadFraction } from '../src/schedule/scheduler.js';
-import {
-  DEFAULT_MAX_SPREAD_MS,
-  type SlotPlan,
-  slotFrom,
-  startupPlan,
-} from '../src/schedule/slots.js';
 import { FLEET_PASSWORD, FLEET_SERVERNAME, fleetUser } from './fleet.js';
 import { type LogLine, startDaemon } from './lib/daemon-process.js';
 import { machineInfo } from './lib/machine.js';
@@ -35,37 +28,11 @@ import {
   type Scrape,
   scaleVerdicts,
 } from './lib/scale-report.js';
+import { plannedSlot, SCHEDULE, slotsDue, startupTick } from './lib/schedule-plan.js';
 import { countSeries, sampleValue, startHealthPoller, timedGet } from './lib/scrape.js';
 import { fmt, markdownTable, maxOf, quantile } from './lib/stats.js';
 
 export * from './lib/scale-report.js';
-
-export const SCHEDULE = '*/60 * * * * *';
-const INTERVAL_MS = 60_000;
-const SLOT_PLAN: SlotPlan = { spread: true, maxSpreadMs: DEFAULT_MAX_SPREAD_MS, cron: {} };
-
-/** The fire time the scheduler planned for a regular slot that started at `startedAt`. */
-export function plannedSlot(name: string, startedAt: number): number {
-  // src/schedule: slot = cron match + floor(spreadFraction(name) × window), window =
-  // min(gap, 5 min) = 60 s for */60; the matches are whole minutes (UTC).
-  const offset = Math.floor(spreadFraction(name) * INTERVAL_MS);
-  return offset + INTERVAL_MS * Math.floor((startedAt - offset) / INTERVAL_MS);
-}
-
-/**
- * The regular slots of a mailbox due in [from, to), from the scheduler's own plan
- * (startupPlan: the start-up tick, then the first slot at least half an interval later).
- */
-export function slotsDue(name: string, startNow: number, from: number, to: number): number {
-  const fraction = spreadFraction(name);
-  let slot = startupPlan(SCHEDULE, fraction, startNow, SLOT_PLAN).first;
-  let due = 0;
-  while (slot !== null && slot.at < to) {
-    if (slot.at >= from) due += 1;
-    slot = slotFrom(SCHEDULE, fraction, slot.following, slot.at + 1, SLOT_PLAN);
-  }
-  return due;
-}
 
 function mailboxName(i: number): string {
   return `mbx-${String(i).padStart(5, '0')}`;
@@ -265,8 +232,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
   for (const p of [...probes].sort((a, b) => a.startedAt - b.startedAt)) {
     if (!firsts.has(p.mailbox)) {
       firsts.add(p.mailbox);
-      const { startupAt } = startupPlan(SCHEDULE, spreadFraction(p.mailbox), runStart, SLOT_PLAN);
-      startupLags.push(p.startedAt - startupAt);
+      startupLags.push(p.startedAt - startupTick(p.mailbox, runStart));
     } else {
       const planned = plannedSlot(p.mailbox, p.startedAt);
       if (planned >= steadyStart && planned < steadyEnd) steadyLags.push(p.startedAt - planned);

@@ -13,8 +13,8 @@ import { renderMailboxPage } from '../src/web/pages/mailbox-page.js';
 import { renderStatusPage } from '../src/web/pages/status-page.js';
 import { DEFAULT_QUERY, MAX_PER_PAGE } from '../src/web/pages/status-query.js';
 import { mailboxViews } from '../src/web/status.js';
-import { exampleMailboxConfig } from '../test/fixtures/mailbox-config.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
+import { exampleMailbox } from './lib/mailboxes.js';
 import { runMain } from './lib/main.js';
 
 const PROBES = 20;
@@ -126,7 +126,7 @@ async function main(argv: string[]): Promise<void> {
   console.log('| --- | --- | --- | --- | --- |');
   for (const n of sizes.length > 0 ? sizes : [1000, 10_000]) {
     const configs = Array.from({ length: n }, (_, i) =>
-      exampleMailboxConfig(`mailbox-${i}`, { labels: { team: `team-${i % 12}` } }),
+      exampleMailbox(`mailbox-${i}`, { labels: { team: `team-${i % 12}` } }),
     );
     const before = heapMiB();
     const history = new ProbeHistory();

@@ -6,8 +6,9 @@ import { AlertEngine, type AlertedFlowTarget } from './alerts/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { Sender } from './alerts/sender.js';
 import { createAlertStateStore } from './alerts/state-store.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import { configWarnings } from './config/load.js';
+import { sameConfig } from './config/same-config.js';
 import type { AlertingConfig, Config, LoopConfig, MailboxConfig } from './config/schema.js';
 import { createFlowStateStore, createSeenStore } from './flow/flow-store.js';
 import { MailFlow } from './flow/mail-flow.js';
@@ -17,10 +18,10 @@ import { createFlowMetrics } from './metrics/flow-metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { TokenSource } from './oauth/token-source.js';
 import { CapabilityCache } from './probe/capability-cache.js';
+import { ProbeGate } from './probe/gate.js';
 import { type ProbeDeps, probeMailbox } from './probe/probe.js';
 import type { ProbeResult } from './probe/result.js';
 import { TlsSessionStore } from './probe/tls-sessions.js';
-import { sameConfig } from './schedule/same-config.js';
 import { DEFAULT_WATCHDOG_GRACE_MS, Scheduler } from './schedule/scheduler.js';
 import { expectedGapMs, ProgressWatchdog } from './schedule/watchdog.js';
 import type { Secret } from './secret.js';
@@ -129,6 +130,8 @@ export class App {
   /** OAuth2 access tokens, shared by the mailboxes of one client; kept across reloads. */
   readonly #tokens: TokenSource;
   readonly #scheduler: Scheduler;
+  /** The auth backoff and LOGIN-DELAY policy the scheduled probes pass through. */
+  readonly #gate: ProbeGate;
   readonly #engine: AlertEngine;
   readonly #flow: MailFlow;
   #outbox: Outbox;
@@ -140,7 +143,7 @@ export class App {
   /** The reload in progress (or the last one): the next waits for it. */
   #reloading: Promise<void> = Promise.resolve();
   #starting: Promise<void> | null = null;
-  #saveTimer: NodeJS.Timeout | null = null;
+  #saveTimer: TimerHandle | null = null;
   /** The last probes of every mailbox, with transcripts: what the status pages show. */
   readonly history = new ProbeHistory();
   /** Whether the scheduler makes progress, for /healthz. */
@@ -211,6 +214,12 @@ export class App {
       scanPlan: (mailbox) => this.#flow.planFor(mailbox),
       transcript: true,
     };
+    const schedulerLog = this.#log.child({ component: 'scheduler' });
+    this.#gate = new ProbeGate({
+      clock: this.#clock,
+      logger: schedulerLog,
+      intervalMs: (schedule) => this.#scheduler.intervalMs(schedule),
+    });
     this.#scheduler = new Scheduler({
       clock: this.#clock,
       maxConcurrent: config.scheduler.max_concurrent_probes,
@@ -219,21 +228,22 @@ export class App {
         this.#watchdog.progress(this.#clock.now());
         return probeMailbox(mailbox, deps);
       },
-      onResult: (result) => {
+      admit: (mailbox) => this.#gate.admit(mailbox),
+      onResult: (result, mailbox) => {
         this.#watchdog.progress(this.#clock.now());
+        this.#gate.observe(mailbox, result);
         this.#onResult(result);
       },
       onSkip: (mailbox, reason) => {
         // A tick the backoff held back shows the timer loop works; an overlap does not.
         if (reason !== 'overlap') this.#watchdog.progress(this.#clock.now());
         this.metrics.recordSkip(mailbox.name, reason);
-        this.#log.debug({ event: 'probe_skipped', mailbox: mailbox.name, reason }, 'probe skipped');
       },
       onRoundComplete: () => {
         this.#ready = true;
         this.#log.info({ event: 'first_round_complete' }, 'every mailbox probed once');
       },
-      logger: this.#log.child({ component: 'scheduler' }),
+      logger: schedulerLog,
     });
   }
 
@@ -249,13 +259,10 @@ export class App {
     return this.#ready;
   }
 
-  /** Why the mailbox waits before its next login, or null: the scheduler's auth backoff. */
-  #backingOff(mailbox: MailboxConfig, last: ProbeResult): string | null {
-    if (last.error?.code !== 'auth' || mailbox.auth_failure_backoff <= 0) return null;
-    const until = last.started_at * 1000 + mailbox.auth_failure_backoff;
-    const left = until - this.#clock.now();
-    if (left <= 0) return null;
-    return `backing off after a refused login for ${Math.ceil(left / 1000)}s more (auth_failure_backoff)`;
+  /** Why the mailbox waits before its next login, or null: the probe gate's auth backoff. */
+  #heldBack(name: string): string | null {
+    const mailbox = this.#scheduler.mailbox(name);
+    return mailbox === undefined ? null : this.#gate.heldBack(mailbox);
   }
 
   /** Why the process is not healthy (the scheduler stopped making progress), or null. */
@@ -393,7 +400,7 @@ export class App {
         exposition: () => this.metrics.exposition(),
         health: () => this.health(),
         reload: () => this.reload(),
-        heldBack: (mailbox, last) => this.#backingOff(mailbox, last),
+        heldBack: (name) => this.#heldBack(name),
         runNow: async (name) => (await this.#scheduler.runNow([name]))[0],
       }),
       auth:
@@ -409,8 +416,7 @@ export class App {
     this.#scheduler.start();
     this.#watchdog.start(this.#clock.now());
     this.#flow.start();
-    this.#saveTimer = setInterval(() => this.#saveCache(), CACHE_SAVE_MS);
-    this.#saveTimer.unref();
+    this.#armCacheSave();
     const shard = this.#options.shard ?? config.shard;
     this.#log.info(
       {
@@ -424,6 +430,14 @@ export class App {
       },
       'pop3-monitor started',
     );
+  }
+
+  #armCacheSave(): void {
+    this.#saveTimer = this.#clock.setTimeout(() => {
+      void this.#saveCache();
+      if (this.#stopping === null) this.#armCacheSave();
+    }, CACHE_SAVE_MS);
+    this.#saveTimer.unref?.();
   }
 
   /** Certificates renewed, users or headers edited: applied without a restart. */
@@ -461,7 +475,7 @@ export class App {
       onError: (error) => {
         this.metrics.recordWebConfigReload(false);
         log.error(
-          { event: 'web_config_reload_failed', file: initial.source, error: error.message },
+          { event: 'web_config_reload_failed', file: initial.source, err: error },
           'web config change rejected; the previous settings stay',
         );
       },
@@ -469,15 +483,13 @@ export class App {
     this.#webWatcher.start();
   }
 
-  #saveCache(): void {
-    try {
-      this.#capabilities.save();
-    } catch (error) {
+  #saveCache(): Promise<void> {
+    return this.#capabilities.save().catch((err: unknown) => {
       this.#log.warn(
-        { event: 'capability_cache_save_failed', error: (error as Error).message },
+        { event: 'capability_cache_save_failed', err },
         'could not save the capability cache',
       );
-    }
+    });
   }
 
   /**
@@ -499,7 +511,7 @@ export class App {
     this.metrics.recordReload(false, this.#clock.now());
     this.#reloadState = { ok: false, at: this.#clock.now(), error: message };
     this.#log.error(
-      { event: 'reload_failed', error: message },
+      { event: 'reload_failed', err: message },
       'config reload rejected; the previous config keeps running',
     );
     return { ok: false, error: message };
@@ -582,7 +594,7 @@ export class App {
     // A reload half-way through (swapping the outbox) finishes before the outbox closes.
     await this.#reloading;
     this.#log.info({ event: 'stopping' }, 'stopping: waiting for probes in flight');
-    if (this.#saveTimer) clearInterval(this.#saveTimer);
+    if (this.#saveTimer) this.#clock.clearTimeout(this.#saveTimer);
     this.#webWatcher?.stop();
     await this.#scheduler.stop();
     await this.#flow.stop();
@@ -590,7 +602,7 @@ export class App {
     this.#engine.stop();
     await this.#outbox.drain(5_000);
     await this.#outbox.close();
-    this.#saveCache();
+    await this.#saveCache();
     await this.#http?.close();
     this.#log.info({ event: 'stopped', outbox_pending: this.#outbox.pending() }, 'stopped');
   }

@@ -67,7 +67,7 @@ Exit status:
       directory cannot be written); healthcheck: unhealthy or no answer
   2   bad config or usage: an unknown command or flag, a flag that does not apply, a bad
       value (--listen, --shard, a log format or level)
-  70  run: the daemon crashed (an unexpected error; its state is on disk, restart it)
+  70  run: the daemon crashed (an uncaught error; its state is on disk, restart it)
   check has the Monitoring Plugins' own: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.`;
 
 /** The flags each command takes (--help and --version go with any). */
@@ -179,7 +179,7 @@ async function probeCommand(
     mailboxes.map((m) => probeMailbox(m, { capabilityCache, tokens })),
   );
   try {
-    if (stateDir) capabilityCache.save();
+    if (stateDir) await capabilityCache.save();
   } catch (error) {
     process.stderr.write(
       `warning: could not save the capability cache in ${config.state_dir}: ${(error as Error).message}\n`,
@@ -305,14 +305,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'run': {
       // Before the config: a bad flag is a usage error (exit 2) before anything starts.
-      if (values.shard !== undefined) parseShard(values.shard);
+      const shard = values.shard === undefined ? undefined : parseShard(values.shard);
       await logSettings(values['log-format'], values['log-level']);
       const config = await requireConfig(values.config);
       // Read before anything starts: an invalid file is a config error (exit 2).
       const web = await requireWebSettings(config, values['web.config.file']);
       const { runDaemon } = await import('./daemon.js');
       return runDaemon(config, {
-        shard: values.shard,
+        shard,
         listen: values.listen,
         version: packageVersion(),
         web,

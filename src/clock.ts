@@ -16,3 +16,11 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** setTimeout's limit: a longer delay fires at once (Node's TimeoutOverflowWarning). */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/** `ms` as setTimeout can take it: at least 0, at most the limit (a capped timer fires early: re-arm). */
+export function timerDelay(ms: number): number {
+  return Math.min(MAX_TIMER_DELAY_MS, Math.max(0, ms));
+}

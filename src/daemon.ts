@@ -3,13 +3,13 @@ import { App } from './app.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
-import { parseShard } from './shard.js';
+import type { Shard } from './shard.js';
 import type { WebSettings } from './web/web-config-load.js';
 
 export interface DaemonOptions {
   version: string;
-  /** --shard I/N or auto/N; overrides config.shard. */
-  shard?: string | undefined;
+  /** --shard (parsed by the CLI); overrides config.shard. */
+  shard?: Shard | undefined;
   /** --listen: overrides config.server.listen. */
   listen?: string | undefined;
   logger?: Logger;
@@ -51,7 +51,7 @@ function endLog(log: Logger): Promise<void> {
  */
 export async function runDaemon(config: Config, options: DaemonOptions): Promise<number> {
   const log = options.logger ?? createLogger();
-  const shard = options.shard ? parseShard(options.shard) : undefined;
+  const shard = options.shard;
   const source = config.source;
   const app = new App(config, {
     ...(options.listen === undefined ? {} : { listen: options.listen }),
@@ -73,10 +73,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
     };
     const crash = (kind: string) => (error: unknown) => {
       if (finished) return;
-      log.fatal(
-        { event: kind, error: error instanceof Error ? error.stack : String(error) },
-        'crashed',
-      );
+      log.fatal({ event: kind, err: error }, 'crashed');
       finish(70);
     };
     process.on('uncaughtException', crash('uncaught_exception'));
@@ -95,7 +92,7 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
       app.stop().then(
         () => finish(0),
         (error: unknown) => {
-          log.error({ event: 'stop_failed', error: String(error) }, 'stop failed');
+          log.error({ event: 'stop_failed', err: error }, 'stop failed');
           finish(1);
         },
       );
@@ -108,17 +105,11 @@ export async function runDaemon(config: Config, options: DaemonOptions): Promise
       // reload() reports a bad config itself; this catches only the unexpected, which must
       // not become an unhandled rejection (that ends the process).
       app.reload().catch((error: unknown) => {
-        log.error(
-          { event: 'reload_failed', error: error instanceof Error ? error.message : String(error) },
-          'config reload failed',
-        );
+        log.error({ event: 'reload_failed', err: error }, 'config reload failed');
       });
     });
     app.start().catch((error: unknown) => {
-      log.fatal(
-        { event: 'start_failed', error: error instanceof Error ? error.message : String(error) },
-        'could not start',
-      );
+      log.fatal({ event: 'start_failed', err: error }, 'could not start');
       finish(1);
     });
   });

@@ -1,5 +1,7 @@
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 
+import { MASK } from './secret.js';
+
 export type { Logger } from 'pino';
 
 /**
@@ -38,12 +40,32 @@ export function resolveLogLevel(value: string | undefined): LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info';
 }
 
-/** The logger every component gets (children add `component`). Events are named by `event`. */
+/**
+ * What an `err` field shows: type, message, code and stack. Not the rest of the object:
+ * library errors carry more (nodemailer's `command` holds the AUTH payload, `response`
+ * whatever the server echoed), and none of that belongs in a log.
+ */
+export function errorFields(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  return {
+    type: err.name,
+    message: err.message,
+    ...(code === undefined ? {} : { code }),
+    stack: err.stack,
+  };
+}
+
+/**
+ * The logger every component gets (children add `component`). One call shape:
+ * `log.info({ event: 'probe_done', mailbox, ...fields, err }, 'short human text')`.
+ */
 export function createLogger(options: LogOptions = {}): Logger {
   const config: LoggerOptions = {
     level: resolveLogLevel(options.level ?? process.env.POP3_MONITOR_LOG_LEVEL),
     base: { service: 'pop3-monitor' },
-    redact: { paths: REDACT_PATHS, censor: '***' },
+    redact: { paths: REDACT_PATHS, censor: MASK },
+    serializers: { err: errorFields },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };

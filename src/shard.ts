@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CodedError } from './errors.js';
 
 export interface Shard {
   index: number;
@@ -9,15 +10,7 @@ export const SHARD_ERROR_CODES = ['format', 'count', 'index', 'ordinal'] as cons
 export type ShardErrorCode = (typeof SHARD_ERROR_CODES)[number];
 
 /** A `--shard` value that cannot be used: a usage error, the message says what to write. */
-export class ShardError extends Error {
-  override readonly name = 'ShardError';
-  readonly code: ShardErrorCode;
-
-  constructor(code: ShardErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+export class ShardError extends CodedError<ShardErrorCode> {}
 
 /**
  * The shard a mailbox belongs to, as Prometheus' `hashmod` relabelling computes it: the

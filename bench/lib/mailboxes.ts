@@ -64,6 +64,24 @@ export function mailboxConfig(spec: MailboxSpec): MailboxConfig {
   };
 }
 
+/** A mailbox on an example host (implicit TLS, port 995) for benchmarks that never connect. */
+export function exampleMailbox(
+  name: string,
+  overrides: Partial<MailboxConfig> = {},
+): MailboxConfig {
+  return {
+    ...mailboxConfig({
+      name,
+      host: 'pop.example.com',
+      port: 995,
+      mode: 'implicit',
+      username: `${name}@example.com`,
+      password: 'unused',
+    }),
+    ...overrides,
+  };
+}
+
 export function readCa(file: string): string {
   if (!existsSync(file))
     throw new Error(

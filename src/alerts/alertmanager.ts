@@ -166,7 +166,7 @@ export function createAlertmanagerSender(
       if (failures.length < results.length) {
         for (const f of failures) {
           opts.logger?.warn(
-            { event: 'alertmanager_post_failed', notification: n.id, error: f.message },
+            { event: 'alertmanager_post_failed', notification: n.id, err: f.message },
             'one Alertmanager refused an alert; another accepted it',
           );
         }

@@ -1,6 +1,7 @@
 import type { NodemailerError, SendMailOptions, SMTPTransportOptions } from 'nodemailer';
 import nodemailer from 'nodemailer';
 import type { SmtpConfig } from '../config/schema.js';
+import { maskSecrets } from '../secret.js';
 import { renderEmail } from './email-render.js';
 import { type NotifierLogger, SendError, type Sender } from './sender.js';
 import type { Notification } from './types.js';
@@ -81,7 +82,8 @@ export function createEmailSender(
   const transport: EmailTransport = (opts.transportFactory ?? defaultTransport)(
     smtpTransportOptions(smtp),
   );
-  const redact = secretRedactor(smtp);
+  // Servers sometimes quote what they received, AUTH PLAIN / LOGIN payloads included.
+  const redact = (text: string): string => maskSecrets(text, [smtp.password]);
 
   return {
     channel: 'email',
@@ -175,39 +177,19 @@ export function classifySmtpError(err: unknown): 'temporary' | 'permanent' {
   return typeof e.code === 'string' && CONFIG_ERROR_CODES.has(e.code) ? 'permanent' : 'temporary';
 }
 
-function toSendError(err: unknown, redact: (text: string) => string): SendError {
+/**
+ * What a nodemailer failure says, on one line and masked: its message with the code, the
+ * command and the server's reply code. Errors built from it carry no `cause`: the raw
+ * error holds the server's reply verbatim, and a hostile or buggy server may echo
+ * credentials there.
+ */
+export function smtpErrorText(err: unknown, redact: (text: string) => string): string {
   const e = (err ?? {}) as NodemailerError;
   const details = [e.code, e.command, e.responseCode].filter((d) => d !== undefined).join(' ');
   const message = err instanceof Error ? err.message : String(err);
-  // No `cause`: the raw error holds the server's reply verbatim, and a hostile or buggy
-  // server may echo credentials there. Everything useful is in the redacted message.
-  return new SendError(
-    classifySmtpError(err),
-    redact(`smtp: ${message}${details === '' ? '' : ` (${details})`}`),
-  );
+  return redact(`smtp: ${message}${details === '' ? '' : ` (${details})`}`);
 }
 
-/**
- * Removes the SMTP password and its wire encodings (AUTH PLAIN / LOGIN, RFC 4616 / base64)
- * from a text before it is logged or stored: servers sometimes quote what they received.
- */
-export function secretRedactor(
-  smtp: Pick<SmtpConfig, 'username' | 'password'>,
-): (text: string) => string {
-  const pass = smtp.password?.reveal() ?? '';
-  if (pass.length < 3) return (text) => text;
-  const user = smtp.username ?? '';
-  const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
-  const needles = [
-    b64(`\u0000${user}\u0000${pass}`),
-    b64(`${user}\u0000${user}\u0000${pass}`),
-    b64(pass),
-    b64(pass).replace(/=+$/, ''),
-    pass,
-  ];
-  return (text) => {
-    let out = text;
-    for (const needle of needles) out = out.replaceAll(needle, '[redacted]');
-    return out;
-  };
+function toSendError(err: unknown, redact: (text: string) => string): SendError {
+  return new SendError(classifySmtpError(err), smtpErrorText(err, redact));
 }

@@ -17,8 +17,9 @@
  *   the email notifier leaves them out itself when send_resolved is off.
  * - Call load() once, before the first observe().
  */
-import type { Clock, TimerHandle } from '../clock.js';
+import { type Clock, type TimerHandle, timerDelay } from '../clock.js';
 import type { AlertingConfig, MailboxConfig, RuleConfig, Severity } from '../config/schema.js';
+import type { StateStore } from '../json-file-store.js';
 import type { Logger } from '../log.js';
 import type { ProbeResult } from '../probe/result.js';
 import { DEFAULT_MAX_ALERTS_PER_NOTIFICATION, NotificationBatch } from './batch.js';
@@ -39,7 +40,7 @@ import {
   snapshotOf,
   type Transition,
 } from './rules.js';
-import type { PersistedAlertState, StateStore } from './state-store.js';
+import type { PersistedAlertState } from './state-store.js';
 import { type AlertSnapshot, alertKey, type Notification, targetKey } from './types.js';
 import { formatRuleValue } from './values.js';
 
@@ -69,8 +70,6 @@ export interface AlertEngineOptions {
   maxAlertsPerNotification?: number;
 }
 
-/** Longest timer we arm: setTimeout overflows past 2^31-1 ms; a later repeat is just re-armed. */
-const MAX_TIMER_MS = 6 * 3_600_000;
 export const EMIT_RETRY_MS = 30_000;
 
 export class AlertEngine {
@@ -105,10 +104,7 @@ export class AlertEngine {
     try {
       data = await this.#opts.store.load();
     } catch (err) {
-      this.#opts.logger?.error(
-        { event: 'alert_state_load_failed', error: String(err) },
-        'alert state not loaded',
-      );
+      this.#opts.logger?.error({ event: 'alert_state_load_failed', err }, 'alert state not loaded');
       return;
     }
     if (data === null) return;
@@ -315,7 +311,8 @@ export class AlertEngine {
   }
 
   #arm(fn: () => void, delayMs: number): TimerHandle {
-    const handle = this.#clock.setTimeout(fn, Math.min(MAX_TIMER_MS, Math.max(0, delayMs)));
+    // A capped delay fires early; tick() finds nothing due yet and arms again.
+    const handle = this.#clock.setTimeout(fn, timerDelay(delayMs));
     handle.unref?.();
     return handle;
   }
@@ -344,7 +341,7 @@ export class AlertEngine {
             await this.#opts.emit(notification);
           } catch (err) {
             this.#opts.logger?.error(
-              { event: 'alert_emit_failed', id: notification.id, error: String(err) },
+              { event: 'alert_emit_failed', id: notification.id, err },
               'notification not handed over; retrying',
             );
             if (!this.#retryTimer && !this.#stopped) {
@@ -375,7 +372,7 @@ export class AlertEngine {
         await store.save(this.#serialize());
       } catch (err) {
         this.#opts.logger?.error(
-          { event: 'alert_state_save_failed', error: String(err) },
+          { event: 'alert_state_save_failed', err },
           'alert state not saved',
         );
       }

@@ -1,16 +1,27 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OutboxItem } from './outbox.js';
+import { isAtomicTemp, writeFileAtomic } from '../atomic-file.js';
 import type { NotifierLogger } from './sender.js';
-import type { Channel } from './types.js';
+import type { Channel, Notification } from './types.js';
 
-/** The on-disk form of one outbox item, and the crash-safe way to write it. */
+/** The on-disk form of one outbox item: what is in it, how it is written and read back. */
 
 export const FILE_FORMAT = 1;
-export const TMP_SUFFIX = '.tmp';
 /** Where unreadable item files are moved, inside the outbox directory. */
 export const QUARANTINE_DIR = 'corrupt';
+
+export interface OutboxItem {
+  /** `${channel}-${sha256(notification.id) prefix}`; also the file name. */
+  id: string;
+  channel: Channel;
+  notification: Notification;
+  /** When it was enqueued (ms since the epoch). */
+  created_at: number;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+}
 
 export interface ItemFile {
   format: number;
@@ -30,36 +41,9 @@ export function itemFileName(id: string): string {
   return `${id}.json`;
 }
 
-/**
- * write tmp, fsync it, rename it over the item, and (for a new item) fsync the directory:
- * after a crash the file is either the old version, the new one, or a *.tmp to delete.
- */
-export async function writeItemFile(
-  dir: string,
-  body: ItemFile,
-  syncDirectory: boolean,
-): Promise<void> {
-  const path = join(dir, itemFileName(body.item.id));
-  const tmp = path + TMP_SUFFIX;
-  const handle = await open(tmp, 'w', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(body));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  // The rename is durable only once the directory entry is (fsync on the directory).
-  if (syncDirectory) await syncDir(dir);
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+/** After a crash the file is either the old version, the new one, or a temp file to delete. */
+export function writeItemFile(dir: string, body: ItemFile): Promise<void> {
+  return writeFileAtomic(join(dir, itemFileName(body.item.id)), JSON.stringify(body));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -101,7 +85,7 @@ export function parseItemFile(text: string): ItemFile | null {
 }
 
 /**
- * Creates the directory and reads every item file in it, sorted by seq. Leftover *.tmp
+ * Creates the directory and reads every item file in it, sorted by seq. Leftover temp
  * files are deleted: a crash interrupted their write before the rename, so either enqueue
  * never resolved or the previous version of the item is still in place. Unreadable files
  * are moved to QUARANTINE_DIR (never deleted: a human may want them).
@@ -114,7 +98,7 @@ export async function loadItemFiles(
   const items: ItemFile[] = [];
   for (const name of (await readdir(dir)).sort()) {
     const path = join(dir, name);
-    if (name.endsWith(TMP_SUFFIX)) {
+    if (isAtomicTemp(name)) {
       await unlink(path).catch(() => undefined);
       logger?.info(
         { event: 'outbox_tmp_removed', file: name },
@@ -154,7 +138,7 @@ async function quarantine(
       {
         event: 'outbox_corrupt_file',
         file: name,
-        error: err instanceof Error ? err.message : String(err),
+        err,
       },
       'outbox: unreadable item could not be quarantined; ignored',
     );

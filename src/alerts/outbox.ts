@@ -1,19 +1,21 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock, TimerHandle } from '../clock.js';
+import { syncDirectory } from '../atomic-file.js';
+import { type Clock, type TimerHandle, timerDelay } from '../clock.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import {
   FILE_FORMAT,
   itemFileName,
   loadItemFiles,
+  type OutboxItem,
   outboxItemId,
-  syncDir,
   writeItemFile,
 } from './outbox-file.js';
 import { isSendError, type NotifierLogger, type SendErrorCode, type Sender } from './sender.js';
 import type { Channel, Notification } from './types.js';
 
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export type { OutboxItem } from './outbox-file.js';
 export {
   isSendError,
   type NotifierLogger,
@@ -45,18 +47,6 @@ export {
  * send every item.
  */
 
-export interface OutboxItem {
-  /** `${channel}-${sha256(notification.id) prefix}`; also the file name. */
-  id: string;
-  channel: Channel;
-  notification: Notification;
-  /** When it was enqueued (ms since the epoch). */
-  created_at: number;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-}
-
 export interface OutboxOptions {
   /** Usually `${state_dir}/outbox`. */
   dir: string;
@@ -76,8 +66,6 @@ export interface OutboxOptions {
 const MAX_ERROR_LENGTH = 1000;
 /** Delivered ids remembered so a repeated enqueue of the same notification is a no-op. */
 const DELIVERED_MEMORY = 1024;
-/** Node's setTimeout limit (2^31 - 1 ms); longer delays would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 interface Entry {
   item: OutboxItem;
@@ -207,7 +195,7 @@ export class Outbox {
         lastFailure: null,
       };
       queue.writes += 1;
-      const write = this.#writeEntry(entry, true).then(
+      const write = this.#writeEntry(entry).then(
         () => {
           queue.writes -= 1;
           this.#writing.delete(id);
@@ -256,7 +244,7 @@ export class Outbox {
       timer = this.#clock.setTimeout(() => {
         timedOut = true;
         resolve();
-      }, clampTimer(timeoutMs));
+      }, timerDelay(timeoutMs));
     });
     const work = Promise.all(
       [...this.#queues.values()].map(async (queue) => {
@@ -292,14 +280,14 @@ export class Outbox {
     for (const queue of this.#queues.values()) this.#clearTimer(queue);
     const sending = [...this.#queues.values()].flatMap((q) => (q.inFlight ? [q.inFlight] : []));
     if (waitMs <= 0 || sending.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     await Promise.race([
       Promise.all(sending.map((p) => p.catch(() => undefined))),
       new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, waitMs);
+        timer = this.#clock.setTimeout(resolve, waitMs);
       }),
     ]);
-    clearTimeout(timer);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
   }
 
   /** Starts the next due item of the channel, or arms a timer for the earliest one. */
@@ -330,7 +318,7 @@ export class Outbox {
         queue.timer = null;
         this.#pump(queue);
       },
-      clampTimer(Math.min(earliest - now, longest)),
+      timerDelay(Math.min(earliest - now, longest)),
     );
     timer.unref?.();
     queue.timer = timer;
@@ -373,7 +361,7 @@ export class Outbox {
       notification: item.notification.id,
       attempts: item.attempts,
       failure: code,
-      error: item.last_error,
+      err: item.last_error,
       retry_in_ms: delay,
     };
     // A permanent failure is never dropped, but it needs a human: error, every time.
@@ -385,9 +373,9 @@ export class Outbox {
     this.#reported(item.channel, 'failed');
     if (this.#index.has(item.id)) {
       // Keeps attempts and last_error visible on disk; losing this write loses nothing else.
-      await this.#writeEntry(entry, false).catch((err: unknown) => {
+      await this.#writeEntry(entry).catch((err: unknown) => {
         this.#logger?.error(
-          { event: 'outbox_write_failed', item: item.id, error: errorText(err) },
+          { event: 'outbox_write_failed', item: item.id, err },
           'outbox: could not record a failed attempt',
         );
       });
@@ -406,23 +394,19 @@ export class Outbox {
     this.#changed();
     try {
       await unlink(this.#path(entry.item.id));
-      await syncDir(this.#dir);
+      await syncDirectory(this.#dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       // The item was delivered; if its file survives, the next start sends it again.
       this.#logger?.error(
-        { event: 'outbox_remove_failed', item: entry.item.id, error: errorText(err) },
+        { event: 'outbox_remove_failed', item: entry.item.id, err },
         'outbox: could not remove a delivered item; it may be sent twice',
       );
     }
   }
 
-  #writeEntry(entry: Entry, syncDirectory: boolean): Promise<void> {
-    return writeItemFile(
-      this.#dir,
-      { format: FILE_FORMAT, seq: entry.seq, item: entry.item },
-      syncDirectory,
-    );
+  #writeEntry(entry: Entry): Promise<void> {
+    return writeItemFile(this.#dir, { format: FILE_FORMAT, seq: entry.seq, item: entry.item });
   }
 
   /** The metric hooks must not break delivery: a throwing hook is logged and ignored. */
@@ -430,10 +414,7 @@ export class Outbox {
     try {
       this.#onChange?.(this.pending());
     } catch (err) {
-      this.#logger?.error(
-        { event: 'outbox_hook_failed', error: errorText(err) },
-        'outbox: onChange threw',
-      );
+      this.#logger?.error({ event: 'outbox_hook_failed', err }, 'outbox: onChange threw');
     }
   }
 
@@ -441,10 +422,7 @@ export class Outbox {
     try {
       this.#onResult?.(channel, result);
     } catch (err) {
-      this.#logger?.error(
-        { event: 'outbox_hook_failed', error: errorText(err) },
-        'outbox: onResult threw',
-      );
+      this.#logger?.error({ event: 'outbox_hook_failed', err }, 'outbox: onResult threw');
     }
   }
 
@@ -464,10 +442,6 @@ function insertBySeq(entries: Entry[], entry: Entry): void {
   let at = entries.length;
   while (at > 0 && (entries[at - 1] as Entry).seq > entry.seq) at -= 1;
   entries.splice(at, 0, entry);
-}
-
-function clampTimer(ms: number): number {
-  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
 }
 
 function errorText(err: unknown): string {

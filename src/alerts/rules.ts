@@ -341,10 +341,10 @@ export function evaluateMailbox(
     labels: opts.labels ?? base.labels,
     instances: [],
   };
-  const countersChanged =
-    counters.consecutive_failures !== base.consecutive_failures ||
-    counters.consecutive_login_failures !== base.consecutive_login_failures;
-  return evaluateInstances(prev, base, next, rules, opts, countersChanged, (rule) =>
+  // Every failure moves the failure counter and every first success resets it; the login
+  // counter and the last error move only with it.
+  const changed = prev === undefined || counters.consecutive_failures !== base.consecutive_failures;
+  return evaluateInstances(base, next, rules, opts, changed, (rule) =>
     metricValue(rule.metric, result, counters, opts.nowMs),
   );
 }
@@ -374,28 +374,30 @@ export function evaluateFlow(
       const threshold = observation.thresholds?.[rule.name];
       return threshold === undefined ? rule : { ...rule, value: threshold };
     });
-  return evaluateInstances(prev, base, next, applying, opts, false, (rule) => {
+  // A flow target has no counters: its last error is what moves between evaluations.
+  const changed =
+    prev === undefined || (next.last_error?.code ?? null) !== (base.last_error?.code ?? null);
+  return evaluateInstances(base, next, applying, opts, changed, (rule) => {
     const value = observation.values[rule.metric];
     return value === undefined || value === null || !Number.isFinite(value) ? null : value;
   });
 }
 
-/** The instances of one target, each rule through the state machine. */
+/**
+ * The instances of one target, each rule through the state machine; `targetChanged` says whether
+ * the target's own fields already differ from `base`.
+ */
 function evaluateInstances(
-  prev: MailboxAlertState | undefined,
   base: MailboxAlertState,
   next: MailboxAlertState,
   rules: readonly RuleConfig[],
   opts: EvaluateOptions,
-  countersChanged: boolean,
+  targetChanged: boolean,
   valueFor: (rule: RuleConfig) => number | null,
 ): Evaluation<MailboxAlertState> {
   const identity = identityOf(next);
   const kind = targetKind(next);
-  let changed =
-    prev === undefined ||
-    countersChanged ||
-    (next.last_error?.code ?? null) !== (base.last_error?.code ?? null);
+  let changed = targetChanged;
   const transitions: Transition[] = [];
   const seen = new Set<string>();
   for (const rule of rules) {
@@ -405,13 +407,8 @@ function evaluateInstances(
     const value = valueFor(rule);
     const { record, kind: transition } = step(old, rule, identity, value, opts);
     if (record) next.instances.push(record);
-    if (
-      transition !== null ||
-      (old === undefined) !== (record === null) ||
-      (old && record && old.state !== record.state)
-    ) {
-      changed = true;
-    }
+    // A kept instance changes state only with a transition (pending → firing).
+    if (transition !== null || (old === undefined) !== (record === null)) changed = true;
     if (transition === 'resolved' && old) {
       transitions.push({
         kind: transition,
@@ -423,19 +420,6 @@ function evaluateInstances(
   }
   for (const old of base.instances) if (!seen.has(old.rule)) next.instances.push(old);
   return { state: next, transitions, changed };
-}
-
-/** `evaluateMailbox` on the whole state (copies the map: prefer evaluateMailbox per probe). */
-export function evaluate(
-  state: EngineState,
-  result: ProbeResult,
-  rules: readonly RuleConfig[],
-  opts: EvaluateOptions,
-): Evaluation<EngineState> {
-  const out = evaluateMailbox(state.get(result.mailbox), result, rules, opts);
-  const next = new Map(state);
-  next.set(result.mailbox, out.state);
-  return { state: next, transitions: out.transitions, changed: out.changed };
 }
 
 /** Repeats of still-firing alerts whose repeat_interval has passed, for a timer that runs while probes are skipped. */

@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.js';
 import type { Channel, Notification } from './types.js';
 
 /** What the outbox needs of a notifier (email, Alertmanager), and how a notifier fails. */
@@ -6,15 +7,7 @@ export const SEND_ERROR_CODES = ['temporary', 'permanent'] as const;
 export type SendErrorCode = (typeof SEND_ERROR_CODES)[number];
 
 /** What a sender throws: temporary (4xx, connection, timeout) or permanent (5xx). */
-export class SendError extends Error {
-  override readonly name = 'SendError';
-  readonly code: SendErrorCode;
-
-  constructor(code: SendErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-  }
-}
+export class SendError extends CodedError<SendErrorCode> {}
 
 export function isSendError(value: unknown): value is SendError {
   return value instanceof SendError;

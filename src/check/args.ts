@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/duration.js';
 import { AUTH_METHODS, type AuthMethod, TLS_MODES, type TlsMode } from '../config/modes.js';
+import { CodedError } from '../errors.js';
 import { QUANTITIES, QUANTITY_NAMES, type Thresholds } from './outcome.js';
 import { parseRange, ThresholdError } from './range.js';
 
@@ -35,8 +36,11 @@ Thresholds (plugin range syntax: 10, 10:, ~:10, 10:20, @10:20; a number may carr
   --warning-age R,      --critical-age R        age of the oldest message (s, m, h, d)
   --warning-time R,     --critical-time R       the probe's duration (s, ms)`;
 
-export class CheckUsageError extends Error {
-  override readonly name = 'CheckUsageError';
+/** A bad argument, threshold, config path or mailbox name: the plugin's UNKNOWN (exit 3). */
+export class CheckUsageError extends CodedError<'usage'> {
+  constructor(message: string) {
+    super('usage', message);
+  }
 }
 
 export type CheckTarget =

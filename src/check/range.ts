@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.js';
+
 /**
  * PURE: the threshold ranges of the Monitoring Plugins development guidelines
  * ("Threshold and Ranges"): `[@]start:end`, where start defaults to 0, `~` is minus
@@ -20,8 +22,10 @@ export interface Range {
 }
 
 /** A threshold that is not a range of the guidelines' syntax. */
-export class ThresholdError extends Error {
-  override readonly name = 'ThresholdError';
+export class ThresholdError extends CodedError<'bad_range'> {
+  constructor(message: string) {
+    super('bad_range', message);
+  }
 }
 
 /** Unit suffix → factor to the base unit; '' is the bare number. */

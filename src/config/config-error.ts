@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.js';
+
 /** One problem in a config file: where (a field path) and what. */
 export interface ConfigIssue {
   /** Like `mailboxes[1].port`, `alerting.rules[0].op`, `defaults.timeout`; '' for the root. */
@@ -11,9 +13,7 @@ export type ConfigErrorCode = 'config';
  * A config that cannot be used. The message holds one line per issue
  * (`mailboxes[1].port: expected 1-65535`) and never a secret value.
  */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code: ConfigErrorCode = 'config';
+export class ConfigError extends CodedError<ConfigErrorCode> {
   readonly issues: ConfigIssue[];
   /** The file the config came from, when known. */
   readonly source: string | undefined;
@@ -22,10 +22,7 @@ export class ConfigError extends Error {
     issues: ConfigIssue[],
     options: { source?: string | undefined; cause?: unknown } = {},
   ) {
-    super(
-      issues.map(formatIssue).join('\n'),
-      options.cause === undefined ? undefined : { cause: options.cause },
-    );
+    super('config', issues.map(formatIssue).join('\n'), options);
     this.issues = issues;
     this.source = options.source;
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { maskSecrets } from '../secret.js';
 import { buildConfig } from './build.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { describeReadError, FileReader, type ReadFile, readUtf8File } from './files.js';
@@ -115,13 +116,8 @@ function collectPasswords(node: unknown, into: string[]): void {
   }
 }
 
-// Shorter values would mask ordinary words in messages; our messages never carry a
-// field's value anyway, so this is a second line of defence.
-const MIN_SCRUB_LENGTH = 4;
-
+// Our messages never carry a field's value anyway: this is a second line of defence.
 function scrub(issues: ConfigIssue[], secrets: string[]): ConfigIssue[] {
-  const masks = secrets.filter((s) => s.length >= MIN_SCRUB_LENGTH);
-  if (masks.length === 0) return issues;
-  const clean = (text: string): string => masks.reduce((out, s) => out.split(s).join('***'), text);
+  const clean = (text: string): string => maskSecrets(text, secrets);
   return issues.map((issue) => ({ path: clean(issue.path), message: clean(issue.message) }));
 }

@@ -1,4 +1,4 @@
-import type { Secret } from '../secret.js';
+import { MASK, type Secret } from '../secret.js';
 import { formatDuration } from './duration.js';
 import type { OAuth2Config } from './oauth2.js';
 import type { Config, LoopConfig, MailboxConfig, RuleConfig, SmtpConfig } from './schema.js';
@@ -22,7 +22,7 @@ export function maskUrl(url: string): string {
   const at = authority.lastIndexOf('@');
   const colon = authority.indexOf(':');
   if (at === -1 || colon === -1 || colon > at) return url;
-  return `${scheme}${authority.slice(0, colon)}:***${authority.slice(at)}${rest}`;
+  return `${scheme}${authority.slice(0, colon)}:${MASK}${authority.slice(at)}${rest}`;
 }
 
 function mailbox(m: MailboxConfig): Json {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { type LineSession, startLineServer } from './line-server.js';
 
 /**
  * The demo's own POP3 server: real POP3 over loopback (RFC 1939 with CAPA, PIPELINING,
@@ -55,13 +56,10 @@ function multi(status: string, lines: string[]): string {
   return `${status}\r\n${body}${lines.length > 0 ? '\r\n' : ''}.\r\n`;
 }
 
-function handleSession(socket: Socket, accounts: Map<string, DemoAccount>): void {
+function handleSession(socket: Socket, accounts: Map<string, DemoAccount>): LineSession {
   let user: string | null = null;
   let account: DemoAccount | null = null;
-  let buffer = '';
   const send = (text: string) => socket.write(text, 'latin1');
-  socket.setTimeout(60_000, () => socket.destroy());
-  socket.on('error', () => socket.destroy());
   send('+OK pop3-monitor demo POP3 server ready\r\n');
 
   const authenticated = (candidate: string, password: string) => {
@@ -115,27 +113,20 @@ function handleSession(socket: Socket, accounts: Map<string, DemoAccount>): void
         send('+OK\r\n');
         return;
       case 'LIST':
+      case 'UIDL': {
+        // RFC 1939: without an argument every message, with one that message.
+        const of = cmd === 'LIST' ? octets : uid;
         if (args.length === 0)
           send(
             multi(
               '+OK',
-              messages.map((m, i) => `${i + 1} ${octets(m)}`),
+              messages.map((m, i) => `${i + 1} ${of(m)}`),
             ),
           );
-        else if (valid) send(`+OK ${n} ${octets(messages[n - 1] as string)}\r\n`);
+        else if (valid) send(`+OK ${n} ${of(messages[n - 1] as string)}\r\n`);
         else send('-ERR no such message\r\n');
         return;
-      case 'UIDL':
-        if (args.length === 0)
-          send(
-            multi(
-              '+OK',
-              messages.map((m, i) => `${i + 1} ${uid(m)}`),
-            ),
-          );
-        else if (valid) send(`+OK ${n} ${uid(messages[n - 1] as string)}\r\n`);
-        else send('-ERR no such message\r\n');
-        return;
+      }
       case 'TOP':
         if (valid) send(multi('+OK', topOf(messages[n - 1] as string, Number(args[1] ?? 0) || 0)));
         else send('-ERR no such message\r\n');
@@ -151,53 +142,32 @@ function handleSession(socket: Socket, accounts: Map<string, DemoAccount>): void
     }
   };
 
-  socket.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('latin1');
-    if (buffer.length > 8192) {
-      socket.destroy();
-      return;
-    }
-    let end = buffer.indexOf('\r\n');
-    while (end !== -1) {
-      const line = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      command(line);
-      end = buffer.indexOf('\r\n');
-    }
-  });
+  return { onLine: command };
 }
 
-export function startDemoPop3Server(
+export async function startDemoPop3Server(
   accounts: DemoAccount[],
   port = 0,
   host = '127.0.0.1',
 ): Promise<DemoPop3Server> {
   const byUser = new Map(accounts.map((a) => [a.user, a]));
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    handleSession(socket, byUser);
+  const listening = await startLineServer({
+    port,
+    host,
+    encoding: 'latin1',
+    maxLine: 8192,
+    session: (socket) => handleSession(socket, byUser),
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const address = server.address();
-      resolve({
-        port: typeof address === 'object' && address ? address.port : port,
-        deliver(user, message) {
-          byUser.get(user)?.messages.push(message);
-        },
-        count(user) {
-          return byUser.get(user)?.messages.length ?? 0;
-        },
-        close() {
-          for (const socket of sockets) socket.destroy();
-          return new Promise<void>((done) => server.close(() => done()));
-        },
-      });
-    });
-  });
+  return {
+    port: listening.port,
+    close: () => listening.close(),
+    deliver(user, message) {
+      byUser.get(user)?.messages.push(message);
+    },
+    count(user) {
+      return byUser.get(user)?.messages.length ?? 0;
+    },
+  };
 }
 
 /** A plausible message for the demo: CRLF line ends, a Date: the monitor reads via TOP. */

@@ -1,5 +1,5 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import { StringDecoder } from 'node:string_decoder';
+import type { Socket } from 'node:net';
+import { type LineSession, startLineServer } from './line-server.js';
 
 /**
  * The demo's SMTP sink (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT):
@@ -21,16 +21,13 @@ export interface SmtpCapture {
 
 const MAX_MESSAGE = 4 * 1024 * 1024;
 
-function session(socket: Socket, onMail: (mail: CapturedMail) => void): void {
+function session(socket: Socket, onMail: (mail: CapturedMail) => void): LineSession {
   let from = '';
   let to: string[] = [];
   let inData = false;
   let data: string[] = [];
   let size = 0;
-  let buffer = '';
   const reply = (line: string) => socket.write(`${line}\r\n`);
-  socket.setTimeout(60_000, () => socket.destroy());
-  socket.on('error', () => socket.destroy());
   reply('220 pop3-monitor-demo ESMTP capture');
 
   const line = (text: string) => {
@@ -86,18 +83,7 @@ function session(socket: Socket, onMail: (mail: CapturedMail) => void): void {
     }
   };
 
-  // A multi-byte character may be split between two reads (8BITMIME and SMTPUTF8 are offered).
-  const decoder = new StringDecoder('utf8');
-  socket.on('data', (chunk: Buffer) => {
-    buffer += decoder.write(chunk);
-    let end = buffer.indexOf('\r\n');
-    while (end !== -1) {
-      line(buffer.slice(0, end));
-      buffer = buffer.slice(end + 2);
-      end = buffer.indexOf('\r\n');
-    }
-    if (buffer.length > 65536) socket.destroy();
-  });
+  return { onLine: line };
 }
 
 /**
@@ -105,32 +91,22 @@ function session(socket: Socket, onMail: (mail: CapturedMail) => void): void {
  * the alert emails. A handler returns true for mail it delivered elsewhere (the demo's
  * delivery loop messages go into the demo POP3 server).
  */
-export function startSmtpCapture(
+export async function startSmtpCapture(
   onMail: (mail: CapturedMail) => boolean | undefined,
   port = 0,
   host = '127.0.0.1',
 ): Promise<SmtpCapture> {
   const messages: CapturedMail[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    session(socket, (mail) => {
-      if (onMail(mail) !== true) messages.push(mail);
-    });
+  // utf8: 8BITMIME and SMTPUTF8 are offered.
+  const listening = await startLineServer({
+    port,
+    host,
+    encoding: 'utf8',
+    maxLine: 65536,
+    session: (socket) =>
+      session(socket, (mail) => {
+        if (onMail(mail) !== true) messages.push(mail);
+      }),
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const address = server.address();
-      resolve({
-        port: typeof address === 'object' && address ? address.port : port,
-        messages,
-        close() {
-          for (const socket of sockets) socket.destroy();
-          return new Promise<void>((done) => server.close(() => done()));
-        },
-      });
-    });
-  });
+  return { port: listening.port, messages, close: () => listening.close() };
 }

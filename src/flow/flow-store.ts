@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { JsonFileStore, type StateStore, type StoreLogger } from '../alerts/state-store.js';
+import { JsonFileStore, type StateStore, type StoreLogger } from '../json-file-store.js';
 import { REASONS } from '../pop3/errors.js';
 import type { WatchState } from './expect-watch.js';
 import type { LoopState } from './loop-state.js';

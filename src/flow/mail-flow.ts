@@ -1,12 +1,12 @@
-import cron from 'node-cron';
 import type { FlowObservation } from '../alerts/rules.js';
-import type { StateStore } from '../alerts/state-store.js';
 import type { Clock } from '../clock.js';
 import type { LoopConfig, MailboxConfig } from '../config/schema.js';
+import type { StateStore } from '../json-file-store.js';
 import type { Logger } from '../log.js';
 import type { FlowMetrics } from '../metrics/flow-metrics.js';
 import type { ScanPlan } from '../probe/new-messages.js';
 import type { ProbeResult } from '../probe/result.js';
+import { CronTasks } from '../schedule/cron-tasks.js';
 import {
   type CompiledWatch,
   compileWatch,
@@ -78,13 +78,20 @@ export class MailFlow {
   readonly #seen = new Map<string, Set<string> | null>();
   /** Set by a plan's remember(), applied when the probe's result is observed. */
   readonly #remembered = new Map<string, Set<string>>();
-  readonly #tasks = new Map<string, { stop(): void }>();
+  /** The loops' schedules, by loop name: node-cron fires them as it fires the mailboxes'. */
+  readonly #cron: CronTasks<string>;
   readonly #sending = new Map<string, Promise<void>>();
   #saving: Promise<void> = Promise.resolve();
   #running = false;
 
   constructor(options: MailFlowOptions) {
     this.#o = options;
+    this.#cron = new CronTasks({
+      logger: options.logger,
+      onMatch: (names) => {
+        for (const name of names) void this.sendNow(name);
+      },
+    });
   }
 
   /** Loads the saved state, then declares the loops and watches. */
@@ -150,8 +157,7 @@ export class MailFlow {
   /** Stops the schedules, waits for sends in flight, and for the state on disk. */
   async stop(): Promise<void> {
     this.#running = false;
-    for (const task of this.#tasks.values()) task.stop();
-    this.#tasks.clear();
+    this.#cron.stop();
     await Promise.all(this.#sending.values());
     await this.#saving;
   }
@@ -331,14 +337,9 @@ export class MailFlow {
   }
 
   #schedule(): void {
-    for (const task of this.#tasks.values()) task.stop();
-    this.#tasks.clear();
-    for (const loop of this.#loops.values()) {
-      const task = cron.schedule(loop.schedule, () => {
-        void this.sendNow(loop.name);
-      });
-      this.#tasks.set(loop.name, task);
-    }
+    this.#cron.stop();
+    for (const loop of this.#loops.values()) this.#cron.join(loop.schedule, loop.name);
+    this.#cron.start();
   }
 
   /** Queues a save of the flow state, then of `mailbox`'s read UIDLs; resolves when done. */
@@ -353,10 +354,7 @@ export class MailFlow {
         }
       } catch (error) {
         this.#o.logger.error(
-          {
-            event: 'flow_state_save_failed',
-            error: error instanceof Error ? error.message : String(error),
-          },
+          { event: 'flow_state_save_failed', err: error },
           'mail flow state not saved',
         );
       }

@@ -1,8 +1,10 @@
 import type { NodemailerError, SendMailOptions, SMTPTransportOptions } from 'nodemailer';
 import nodemailer from 'nodemailer';
-import { secretRedactor, smtpTransportOptions } from '../alerts/email.js';
+import { smtpErrorText, smtpTransportOptions } from '../alerts/email.js';
 import type { LoopConfig } from '../config/schema.js';
+import { CodedError } from '../errors.js';
 import type { Reason } from '../pop3/errors.js';
+import { secretMasker } from '../secret.js';
 import { PROBE_HEADER, type ProbeStamp, probeHeaderValue } from './probe-header.js';
 
 /**
@@ -20,15 +22,8 @@ export interface SubmitTransport {
 
 export type TransportFactory = (options: SMTPTransportOptions) => SubmitTransport;
 
-export class SubmitError extends Error {
-  override readonly name = 'SubmitError';
-  readonly code: Reason;
-
-  constructor(code: Reason, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+/** Why a probe message was not submitted, in the probe's closed set of reasons. */
+export class SubmitError extends CodedError<Reason> {}
 
 function domainOf(address: string): string {
   const match = /@([A-Za-z0-9.-]+)>?\s*$/.exec(address);
@@ -96,7 +91,7 @@ export async function submitProbe(
   factory: TransportFactory = (options) => nodemailer.createTransport(options),
 ): Promise<void> {
   const transport = factory(smtpTransportOptions(loop.smtp));
-  const redact = secretRedactor(loop.smtp);
+  const redact = secretMasker([loop.smtp.password]);
   try {
     const info = (await transport.sendMail(probeMail(loop, stamp))) as { rejected?: unknown[] };
     if ((info.rejected ?? []).length > 0) {
@@ -104,13 +99,7 @@ export async function submitProbe(
     }
   } catch (err) {
     if (err instanceof SubmitError) throw err;
-    const e = (err ?? {}) as NodemailerError;
-    const details = [e.code, e.command, e.responseCode].filter((d) => d !== undefined).join(' ');
-    const message = err instanceof Error ? err.message : String(err);
-    throw new SubmitError(
-      submitReason(err),
-      redact(`smtp: ${message}${details === '' ? '' : ` (${details})`}`),
-    );
+    throw new SubmitError(submitReason(err), smtpErrorText(err, redact));
   } finally {
     transport.close();
   }

@@ -1,7 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { MailboxConfig } from '../config/schema.js';
 import { REASONS } from '../pop3/errors.js';
-import { isCredentialRefusal, type ProbeResult } from '../probe/result.js';
+import {
+  isCredentialRefusal,
+  type ProbeResult,
+  SKIP_REASONS,
+  type SkipReason,
+} from '../probe/result.js';
 import { CONTENT_TYPE, type Labels, labelText, sampleLine } from './exposition.js';
 import { isOwnLabelName } from './label-names.js';
 import { mailboxChunks } from './mailbox-families.js';
@@ -12,9 +17,6 @@ export {
   PHASE_DURATION_BUCKETS,
   PROBE_DURATION_BUCKETS,
 } from './mailbox-series.js';
-
-export const SKIP_REASONS = ['overlap', 'auth_backoff'] as const;
-export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** Why the HTTP server refused a request (the `reason` of pop3_monitor_http_requests_refused_total). */
 export const HTTP_REFUSAL_REASONS = ['unauthorized', 'rate_limited', 'cross_site'] as const;

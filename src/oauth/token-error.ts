@@ -3,6 +3,7 @@
  * endpoint and the OAuth2 error code (RFC 6749 §5.2) and never a secret.
  */
 import * as oauth from 'oauth4webapi';
+import { CodedError } from '../errors.js';
 
 export type TokenFailure =
   /** Connection refused, DNS, TLS: the endpoint could not be reached. */
@@ -26,9 +27,8 @@ const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set([
   'unauthorized_client',
 ]);
 
-export class TokenError extends Error {
-  override readonly name = 'TokenError';
-  readonly kind: TokenFailure;
+/** `code` says why: a TokenFailure. */
+export class TokenError extends CodedError<TokenFailure> {
   /** The token endpoint, without query or user info. */
   readonly endpoint: string;
   /** The OAuth2 `error` code the server answered, if any. */
@@ -40,8 +40,7 @@ export class TokenError extends Error {
     message: string,
     options: { oauthError?: string | null; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.kind = kind;
+    super(kind, message, options);
     this.endpoint = endpoint;
     this.oauthError = options.oauthError ?? null;
   }

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { Pipelining, TlsMode } from '../config/schema.js';
-import type { Phase } from '../probe/result.js';
 import type { Secret } from '../secret.js';
 import {
   type AuthChoice,
@@ -19,6 +18,7 @@ import { Deadline, type PeerTls, Pop3Connection, type TlsOptions } from './conne
 import { Pop3Error } from './errors.js';
 import type { BlockOptions, FramerLimits, Reply } from './framing.js';
 import type { Pop3Observer } from './observer.js';
+import type { Pop3Phase as Phase } from './phases.js';
 import {
   apopTimestamp,
   type Capabilities,

@@ -12,6 +12,36 @@ import {
 import { Pop3Error, type Reason } from './errors.js';
 import { type BlockOptions, type FramerLimits, type Reply, ReplyFramer } from './framing.js';
 
+/**
+ * Waits for one `event` of a socket (connect, secureConnect) for at most `ms`. An 'error'
+ * or 'close' first, or the time running out, rejects with what `fail` makes of it. It
+ * settles once; the timer and every listener it added are gone either way.
+ */
+function settleOn(
+  socket: Socket,
+  event: string,
+  ms: number,
+  fail: (why: 'timeout' | 'close' | NodeJS.ErrnoException) => Pop3Error,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const finish = (error: Pop3Error | null) => {
+      clearTimeout(timer);
+      socket.off(event, onEvent);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onEvent = () => finish(null);
+    const onError = (err: NodeJS.ErrnoException) => finish(fail(err));
+    const onClose = () => finish(fail('close'));
+    const timer = setTimeout(() => finish(fail('timeout')), ms);
+    socket.once(event, onEvent);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+  });
+}
+
 /** TLS settings of one mailbox. Verification is on unless `insecure` is set. */
 export interface TlsOptions {
   /** Name to verify the certificate against (and to send as SNI); defaults to the host. */
@@ -164,48 +194,30 @@ export class Pop3Connection {
   }
 
   /** Opens the TCP connection; `connect` errors and the deadline are classified. */
-  static open(
+  static async open(
     address: string,
     port: number,
     deadline: Deadline,
     limits?: Partial<FramerLimits>,
   ): Promise<Pop3Connection> {
-    return new Promise((resolve, reject) => {
-      const socket = new Socket();
-      socket.setNoDelay(true);
-      let settled = false;
-      const finish = (error: Pop3Error | null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        socket.off('connect', onConnect);
-        socket.off('error', onError);
-        if (error) {
-          socket.destroy();
-          reject(error);
-        } else {
-          resolve(new Pop3Connection(socket, deadline, limits));
-        }
-      };
-      const onConnect = () => finish(null);
-      const onError = (err: NodeJS.ErrnoException) =>
-        finish(
-          new Pop3Error(
-            networkReason(err) === 'dns' ? 'dns' : 'connect',
-            `connect to ${address}:${port} failed: ${err.code ?? err.message}`,
-            {
-              cause: err,
-            },
-          ),
-        );
-      const timer = setTimeout(
-        () => finish(new Pop3Error('timeout', `connect to ${address}:${port} timed out`)),
-        deadline.remaining(),
-      );
-      socket.once('connect', onConnect);
-      socket.once('error', onError);
-      socket.connect({ host: address, port });
+    const socket = new Socket();
+    socket.setNoDelay(true);
+    const to = `${address}:${port}`;
+    const connected = settleOn(socket, 'connect', deadline.remaining(), (why) => {
+      if (why === 'timeout') return new Pop3Error('timeout', `connect to ${to} timed out`);
+      if (why === 'close') return new Pop3Error('connect', `connect to ${to} failed: closed`);
+      const reason = networkReason(why) === 'dns' ? 'dns' : 'connect';
+      const message = `connect to ${to} failed: ${why.code ?? why.message}`;
+      return new Pop3Error(reason, message, { cause: why });
     });
+    socket.connect({ host: address, port });
+    try {
+      await connected;
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+    return new Pop3Connection(socket, deadline, limits);
   }
 
   #attach(socket: Socket | TLSSocket): void {
@@ -366,41 +378,27 @@ export class Pop3Connection {
       secureContext: secureContextFor(options.ca),
       session: options.session,
     };
-    return new Promise<PeerTls>((resolve, reject) => {
-      const tlsSocket = tlsConnect(secure);
-      this.#socket = tlsSocket;
-      if (options.onSession) tlsSocket.on('session', options.onSession);
-      let settled = false;
-      const timer = setTimeout(
-        () => done(new Pop3Error('timeout', 'timed out in the TLS handshake')),
-        Math.min(this.#deadline.remaining(), phaseLimitMs),
-      );
-      const done = (error: Pop3Error | null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        tlsSocket.off('secureConnect', onSecure);
-        tlsSocket.off('error', onError);
-        tlsSocket.off('close', onClose);
-        if (error) {
-          this.#failure ??= error;
-          this.destroy();
-          reject(error);
-          return;
-        }
+    const tlsSocket = tlsConnect(secure);
+    this.#socket = tlsSocket;
+    if (options.onSession) tlsSocket.on('session', options.onSession);
+    raw.once('error', () => undefined);
+    const limit = Math.min(this.#deadline.remaining(), phaseLimitMs);
+    return settleOn(tlsSocket, 'secureConnect', limit, (why) => {
+      if (why === 'timeout') return new Pop3Error('timeout', 'timed out in the TLS handshake');
+      if (why === 'close')
+        return new Pop3Error('tls', 'server closed the connection during the TLS handshake');
+      return new Pop3Error('tls', describeTlsError(why), { cause: why });
+    }).then(
+      () => {
         this.#attach(tlsSocket);
-        resolve(peerTls(tlsSocket));
-      };
-      const onSecure = () => done(null);
-      const onError = (err: NodeJS.ErrnoException) =>
-        done(new Pop3Error('tls', describeTlsError(err), { cause: err }));
-      const onClose = () =>
-        done(new Pop3Error('tls', 'server closed the connection during the TLS handshake'));
-      tlsSocket.once('secureConnect', onSecure);
-      tlsSocket.once('error', onError);
-      tlsSocket.once('close', onClose);
-      raw.once('error', () => undefined);
-    });
+        return peerTls(tlsSocket);
+      },
+      (error: Pop3Error) => {
+        this.#failure ??= error;
+        this.destroy();
+        throw error;
+      },
+    );
   }
 
   get destroyed(): boolean {

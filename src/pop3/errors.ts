@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.js';
+
 /**
  * The closed set of failure reasons. It is the `error.code` of a probe result and the
  * `reason` label of `pop3_probe_failures_total` / `pop3_login_failures_total`.
@@ -29,20 +31,13 @@ export interface Pop3ErrorOptions {
 }
 
 /** Every failure of the POP3 layer is one of these; `code` is the probe's `reason`. */
-export class Pop3Error extends Error {
-  override readonly name = 'Pop3Error';
-  readonly code: Reason;
+export class Pop3Error extends CodedError<Reason> {
   readonly command: string | undefined;
   readonly response: string | undefined;
 
   constructor(code: Reason, message: string, options: Pop3ErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.command = options.command;
     this.response = options.response;
   }
-}
-
-export function isPop3Error(value: unknown): value is Pop3Error {
-  return value instanceof Pop3Error;
 }

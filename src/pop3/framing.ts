@@ -140,15 +140,6 @@ export class ReplyFramer {
     return this.#end - this.#start;
   }
 
-  /** Removes and returns the unconsumed bytes (e.g. to refuse data sent ahead of TLS). */
-  takeBuffered(): Buffer {
-    const taken = Buffer.from(this.#buf.subarray(this.#start, this.#end));
-    this.#start = 0;
-    this.#end = 0;
-    this.#scan = 0;
-    return taken;
-  }
-
   #advance(multiline: boolean, block: BlockOptions): Reply | null {
     if (this.#partial === null) {
       const status = this.#readLine(this.#limits.maxStatusBytes, 'status line', null);

@@ -181,19 +181,6 @@ export function parseStat(text: string): { count: number; octets: number } {
   return { count, octets };
 }
 
-/** RFC 1939 §5 LIST scan listings: "n octets", possibly followed by more words. */
-export function parseListLines(lines: string[]): { n: number; octets: number }[] {
-  const out: { n: number; octets: number }[] = [];
-  for (const line of lines) {
-    const words = trimBlanks(line).split(/[ \t]+/);
-    const n = parseCount(words[0] ?? '');
-    const octets = parseCount(words[1] ?? '');
-    if (n === null || n === 0 || octets === null) throw malformed('LIST line', line, 'LIST');
-    out.push({ n, octets });
-  }
-  return out;
-}
-
 /** RFC 1939 §7 UIDL: "n uid", the uid 1-70 octets in 0x21-0x7E. One regex per line. */
 const UIDL_LINE = /^[ \t]*(\d{1,16})[ \t]+([\x21-\x7e]{1,70})[ \t]*$/;
 

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-file.js';
 import { type Capabilities, parseCapa } from '../pop3/responses.js';
+import { setNewest } from './bounded-map.js';
 
 /**
  * What a server announced in CAPA (RFC 2449), remembered between probes so a probe
@@ -41,6 +42,7 @@ export class CapabilityCache {
   readonly #now: () => number;
   readonly #max: number;
   #dirty = false;
+  #saving: Promise<void> = Promise.resolve();
 
   constructor(options: CapabilityCacheOptions = {}) {
     this.#ttl = options.ttlMs ?? 3_600_000;
@@ -71,13 +73,8 @@ export class CapabilityCache {
       existing.before.join('\n') === before.lines.join('\n') &&
       (existing.after?.join('\n') ?? null) === (after?.lines.join('\n') ?? null);
     if (same && this.#now() - existing.at < this.#ttl / 2) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, { before: before.lines, after: after?.lines ?? null, at: this.#now() });
-    while (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
+    const entry = { before: before.lines, after: after?.lines ?? null, at: this.#now() };
+    setNewest(this.#entries, key, entry, this.#max);
     this.#dirty = true;
   }
 
@@ -94,14 +91,17 @@ export class CapabilityCache {
     return this.#entries.size;
   }
 
-  /** Writes the cache if it changed (atomically: temp file, then rename). */
-  save(): void {
-    if (!this.#file || !this.#dirty) return;
-    mkdirSync(dirname(this.#file), { recursive: true });
-    const tmp = `${this.#file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.#entries)));
-    renameSync(tmp, this.#file);
+  /** Writes the cache if it changed (writeFileAtomic); saves run one after another. */
+  save(): Promise<void> {
+    const file = this.#file;
+    if (file === undefined || !this.#dirty) return this.#saving;
+    const text = JSON.stringify(Object.fromEntries(this.#entries));
     this.#dirty = false;
+    const run = this.#saving.then(() => writeFileAtomic(file, text));
+    this.#saving = run.catch(() => {
+      this.#dirty = true; // try again at the next save
+    });
+    return run;
   }
 
   #load(file: string): void {

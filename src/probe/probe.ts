@@ -7,6 +7,7 @@ import { chooseAuth } from '../pop3/auth.js';
 import { type Command, Pop3Client } from '../pop3/client.js';
 import { Pop3Error } from '../pop3/errors.js';
 import type { Reply } from '../pop3/framing.js';
+import type { Pop3Phase as Phase } from '../pop3/phases.js';
 import {
   type Capabilities,
   messageTimestamp,
@@ -15,7 +16,7 @@ import {
   parseStat,
   reasonForErr,
 } from '../pop3/responses.js';
-import type { Secret } from '../secret.js';
+import { type Secret, secretMasker } from '../secret.js';
 import { CapabilityCache } from './capability-cache.js';
 import {
   type ProbeScan,
@@ -24,8 +25,8 @@ import {
   topBlock,
   UidlListing,
 } from './new-messages.js';
-import { redactSecrets, secretMasker } from './redact.js';
-import type { Phase, ProbeError, ProbeResult } from './result.js';
+import { redactSecrets } from './redact.js';
+import type { ProbeError, ProbeResult } from './result.js';
 import type { TlsSessionStore } from './tls-sessions.js';
 import { fetchToken, loginWithToken, type OAuth2Mailbox } from './token-login.js';
 import { TranscriptRecorder } from './transcript.js';
@@ -354,7 +355,7 @@ export async function probeMailbox(
     if (capsLearned) deps.capabilityCache?.set(cacheKey, capsLearned.before, capsLearned.after);
   } catch (error) {
     result.error = toProbeError(error, client.currentPhase);
-    // The read-only promise (INTERFACE.md): a session that logged in ends with QUIT, also
+    // The read-only promise (README): a session that logged in ends with QUIT, also
     // when the probe failed after the login (a malformed STAT, [SYS/TEMP] to UIDL). A dead
     // connection makes this a no-op; the reads stay bounded by the deadline.
     if (client.state === 'transaction') await client.quit().catch(() => null);

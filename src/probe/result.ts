@@ -1,31 +1,18 @@
 import type { Reason } from '../pop3/errors.js';
+import { POP3_PHASES, type Pop3Phase } from '../pop3/phases.js';
 import type { ProbeScan } from './new-messages.js';
 import type { Transcript } from './transcript.js';
 
 /**
- * Phases of a probe, in order. With pipelining several commands leave together; each
- * phase then ends when its own reply arrives (see docs/PHASES.md).
+ * The phases of a probe result, in order: `token` (getting an OAuth2 access token, oauth2
+ * mailboxes only, before the connection), the POP3 session's, then `total`, the whole probe.
  */
-export const PHASES = [
-  // Getting an OAuth2 access token (oauth2 mailboxes only), before the connection.
-  'token',
-  'dns',
-  'connect',
-  'tls',
-  'greeting',
-  'capa',
-  'stls',
-  'auth',
-  'stat',
-  'noop',
-  'uidl',
-  'top',
-  // DELE of a delivery loop's own probe messages (cleanup: true only).
-  'dele',
-  'quit',
-  'total',
-] as const;
-export type Phase = (typeof PHASES)[number];
+export const PHASES = ['token', ...POP3_PHASES, 'total'] as const;
+export type Phase = 'token' | Pop3Phase | 'total';
+
+/** Why a scheduled probe did not run: its previous one still ran, or the gate held it back. */
+export const SKIP_REASONS = ['overlap', 'auth_backoff'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export interface ProbeError {
   code: Reason;

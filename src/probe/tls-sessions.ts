@@ -1,4 +1,5 @@
 import type { PeerTls } from '../pop3/connection.js';
+import { setNewest } from './bounded-map.js';
 
 /** What a full handshake showed of the server's certificate. */
 export interface CertFacts {
@@ -61,17 +62,12 @@ export class TlsSessionStore {
       if (entry && session) entry.session = session;
       return;
     }
-    this.#entries.delete(key);
-    this.#entries.set(key, {
-      session,
-      cert: { notAfterMs: peer.certNotAfterMs, subject: peer.certSubject, issuer: peer.certIssuer },
-      verifiedAt: this.#now(),
-    });
-    while (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
+    const cert = {
+      notAfterMs: peer.certNotAfterMs,
+      subject: peer.certSubject,
+      issuer: peer.certIssuer,
+    };
+    setNewest(this.#entries, key, { session, cert, verifiedAt: this.#now() }, this.#max);
   }
 
   delete(key: string): void {

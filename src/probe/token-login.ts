@@ -11,7 +11,7 @@ import type { AuthChoice } from '../pop3/auth.js';
 import type { Command, Pop3Client } from '../pop3/client.js';
 import { Pop3Error } from '../pop3/errors.js';
 import type { Reply } from '../pop3/framing.js';
-import type { ProbeOAuth2 } from './result.js';
+import type { ProbeOAuth2, ProbeResult } from './result.js';
 
 export type OAuth2Mailbox = MailboxConfig & { oauth2: NonNullable<MailboxConfig['oauth2']> };
 
@@ -35,7 +35,9 @@ export async function fetchToken(
   try {
     return await tokens.getToken(mailbox.oauth2, tokenBudget(mailbox, client));
   } finally {
-    client.phases.token = (client.phases.token ?? 0) + (performance.now() - started) / 1000;
+    // The client's timings become the result's phases (probe.ts): the token time joins them.
+    const phases: ProbeResult['phases'] = client.phases;
+    phases.token = (phases.token ?? 0) + (performance.now() - started) / 1000;
   }
 }
 

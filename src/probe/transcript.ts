@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Reply } from '../pop3/framing.js';
 import type { Pop3Observer } from '../pop3/observer.js';
-import type { Masker } from './redact.js';
+import { MASK, type Masker } from '../secret.js';
 
 /**
  * The conversation of one probe as an operator reads it: every command and reply line with
@@ -41,8 +41,6 @@ export const TRANSCRIPT_LIMITS: TranscriptLimits = {
   maxBlockLines: 12,
   maxLineChars: 200,
 };
-
-export const MASK = '***';
 
 /** Commands whose arguments are never secret (RFC 1939, RFC 2449, RFC 2595). */
 const PLAIN_COMMANDS = new Set([

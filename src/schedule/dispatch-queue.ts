@@ -1,5 +1,3 @@
-import { MinHeap } from './min-heap.js';
-
 export type TicketStatus = 'new' | 'waiting' | 'running' | 'done' | 'cancelled';
 
 /** One unit of work waiting for, or holding, a slot. */
@@ -11,31 +9,19 @@ export interface Ticket {
   readonly run: () => void;
 }
 
-/** The tickets of one host, in submission order. */
+/** The tickets of one host: how many run, and the waiting ones in submission order. */
 interface Lane {
-  readonly key: string;
   running: number;
-  queue: Ticket[];
-  /** Index of the first ticket not yet taken from `queue`. */
-  head: number;
-  /** Tickets in `queue` still waiting (not cancelled). */
-  live: number;
-  /** The lane has an entry in the ready heap. */
-  ready: boolean;
-}
-
-interface ReadyEntry {
-  /** seq of the lane's first waiting ticket when the entry was made. */
-  seq: number;
-  lane: Lane;
+  readonly waiting: Ticket[];
 }
 
 /**
  * Concurrency limits with FIFO order: at most `maxConcurrent` tickets run overall and at
  * most `maxPerHost` per host. A waiting ticket whose host is at its limit does not hold up
  * tickets of other hosts behind it; among tickets that could start, the oldest starts
- * first. Each host has its own FIFO lane; a heap orders the lanes that have room by the
- * seq of their first ticket, so every start and finish costs O(log hosts).
+ * first. Each host with work has a FIFO lane; a start compares the first tickets of the
+ * lanes with room: O(busy hosts), a few hundred steps at most for real fleets, whose
+ * mailboxes share a few servers (that is why the per-host limit exists).
  */
 export class DispatchQueue {
   readonly maxConcurrent: number;
@@ -45,7 +31,6 @@ export class DispatchQueue {
   #seq = 0;
   #pumping = false;
   readonly #lanes = new Map<string, Lane>();
-  readonly #ready = new MinHeap<ReadyEntry>((a, b) => a.seq < b.seq);
 
   constructor(maxConcurrent: number, maxPerHost: number) {
     this.maxConcurrent = Math.max(1, Math.floor(maxConcurrent));
@@ -60,11 +45,6 @@ export class DispatchQueue {
     return this.#waiting;
   }
 
-  /** Running tickets of one host. */
-  runningOn(hostKey: string): number {
-    return this.#lanes.get(hostKey)?.running ?? 0;
-  }
-
   ticket(hostKey: string, run: () => void): Ticket {
     return { seq: this.#seq++, hostKey, status: 'new', run };
   }
@@ -74,14 +54,12 @@ export class DispatchQueue {
     if (ticket.status !== 'new') return;
     let lane = this.#lanes.get(ticket.hostKey);
     if (lane === undefined) {
-      lane = { key: ticket.hostKey, running: 0, queue: [], head: 0, live: 0, ready: false };
+      lane = { running: 0, waiting: [] };
       this.#lanes.set(ticket.hostKey, lane);
     }
     ticket.status = 'waiting';
-    lane.queue.push(ticket);
-    lane.live += 1;
+    lane.waiting.push(ticket);
     this.#waiting += 1;
-    this.#offer(lane);
     this.#pump();
   }
 
@@ -90,12 +68,9 @@ export class DispatchQueue {
     if (ticket.status !== 'running') return;
     ticket.status = 'done';
     this.#running -= 1;
-    const lane = this.#lanes.get(ticket.hostKey);
-    if (lane !== undefined) {
-      lane.running -= 1;
-      this.#offer(lane);
-      this.#dropIfIdle(lane);
-    }
+    const lane = this.#lanes.get(ticket.hostKey) as Lane;
+    lane.running -= 1;
+    this.#dropIfIdle(ticket.hostKey, lane);
     this.#pump();
   }
 
@@ -104,63 +79,14 @@ export class DispatchQueue {
     if (ticket.status !== 'waiting') return false;
     ticket.status = 'cancelled';
     this.#waiting -= 1;
-    const lane = this.#lanes.get(ticket.hostKey);
-    if (lane !== undefined) {
-      lane.live -= 1;
-      // Cancelled tickets are skipped lazily; compact so they cannot pile up.
-      if (lane.live === 0) {
-        lane.queue = [];
-        lane.head = 0;
-      } else if (lane.queue.length - lane.head > 2 * lane.live + 32) {
-        lane.queue = lane.queue.slice(lane.head).filter((t) => t.status === 'waiting');
-        lane.head = 0;
-      }
-      this.#dropIfIdle(lane);
-    }
+    const lane = this.#lanes.get(ticket.hostKey) as Lane;
+    lane.waiting.splice(lane.waiting.indexOf(ticket), 1);
+    this.#dropIfIdle(ticket.hostKey, lane);
     return true;
   }
 
-  /** Withdraws every waiting ticket and returns them. */
-  cancelAll(): Ticket[] {
-    const cancelled: Ticket[] = [];
-    for (const lane of [...this.#lanes.values()]) {
-      for (let i = lane.head; i < lane.queue.length; i++) {
-        const ticket = lane.queue[i] as Ticket;
-        if (this.cancel(ticket)) cancelled.push(ticket);
-      }
-    }
-    return cancelled;
-  }
-
-  #firstWaiting(lane: Lane): Ticket | undefined {
-    while (lane.head < lane.queue.length) {
-      const ticket = lane.queue[lane.head] as Ticket;
-      if (ticket.status === 'waiting') return ticket;
-      lane.head += 1;
-    }
-    lane.queue = [];
-    lane.head = 0;
-    return undefined;
-  }
-
-  /** Puts the lane in the ready heap when it has a waiting ticket and room. */
-  #offer(lane: Lane): void {
-    if (lane.ready || lane.live === 0 || lane.running >= this.maxPerHost) return;
-    const first = this.#firstWaiting(lane);
-    if (first === undefined) return;
-    lane.ready = true;
-    this.#ready.push({ seq: first.seq, lane });
-  }
-
-  #dropIfIdle(lane: Lane): void {
-    if (
-      lane.running === 0 &&
-      lane.live === 0 &&
-      !lane.ready &&
-      this.#lanes.get(lane.key) === lane
-    ) {
-      this.#lanes.delete(lane.key);
-    }
+  #dropIfIdle(hostKey: string, lane: Lane): void {
+    if (lane.running === 0 && lane.waiting.length === 0) this.#lanes.delete(hostKey);
   }
 
   #pump(): void {
@@ -169,28 +95,19 @@ export class DispatchQueue {
     this.#pumping = true;
     try {
       while (this.#running < this.maxConcurrent) {
-        const entry = this.#ready.pop();
-        if (entry === undefined) break;
-        const lane = entry.lane;
-        lane.ready = false;
-        const first = this.#firstWaiting(lane);
-        if (first === undefined || lane.running >= this.maxPerHost) {
-          this.#dropIfIdle(lane);
-          continue;
+        let next: Lane | undefined;
+        for (const lane of this.#lanes.values()) {
+          const first = lane.waiting[0];
+          if (first === undefined || lane.running >= this.maxPerHost) continue;
+          if (next === undefined || first.seq < (next.waiting[0] as Ticket).seq) next = lane;
         }
-        if (first.seq !== entry.seq) {
-          // Its first ticket was cancelled: re-queue the lane under the new first seq.
-          this.#offer(lane);
-          continue;
-        }
-        lane.head += 1;
-        lane.live -= 1;
-        lane.running += 1;
+        if (next === undefined) break;
+        const ticket = next.waiting.shift() as Ticket;
+        next.running += 1;
         this.#waiting -= 1;
         this.#running += 1;
-        first.status = 'running';
-        this.#offer(lane);
-        first.run();
+        ticket.status = 'running';
+        ticket.run();
       }
     } finally {
       this.#pumping = false;

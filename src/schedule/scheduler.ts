@@ -1,65 +1,49 @@
+import cron from 'node-cron';
 import pino from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
+import { sameConfig } from '../config/same-config.js';
 import type { MailboxConfig } from '../config/schema.js';
 import type { ProbeResult } from '../probe/result.js';
-import { type CronOptions, intervalOf, nextFireTime } from './cron-next.js';
+import { CronTasks } from './cron-tasks.js';
 import { DispatchQueue, type Ticket } from './dispatch-queue.js';
-import { SchedulerError } from './errors.js';
-import { sameConfig } from './same-config.js';
+import { type Due, type Sweep, startSweep } from './sweep.js';
 import {
   DEFAULT_MAX_SPREAD_MS,
-  type Slot,
-  type SlotPlan,
-  slotAfter,
-  slotAfterNow,
-  startupPlan,
-} from './slots.js';
-import { spreadFraction } from './spread.js';
-import { TimerWheel } from './timer-wheel.js';
-import {
   DEFAULT_WATCHDOG_GRACE_MS,
   type ScheduledMailbox,
+  SchedulerError,
   type SchedulerLogger,
   type SchedulerOptions,
-  type SkipReason,
+  STARTUP_SPREAD_MS,
+  spreadFraction,
 } from './types.js';
 
-export { type CronOptions, intervalOf, nextFireTime } from './cron-next.js';
-export { SCHEDULER_ERROR_CODES, SchedulerError, type SchedulerErrorCode } from './errors.js';
-export { DEFAULT_MAX_SPREAD_MS, STARTUP_SPREAD_MS } from './slots.js';
-export { spreadFraction, spreadOffsetMs } from './spread.js';
-export {
-  DEFAULT_WATCHDOG_GRACE_MS,
-  type ScheduledMailbox,
-  type SchedulerLogger,
-  type SchedulerOptions,
-  type SkipReason,
-} from './types.js';
+export * from './types.js';
 
 /*
- * The scheduler (slot times: slots.ts):
+ * The scheduler. node-cron decides when a schedule matches (cron-tasks.ts); this decides
+ * when each mailbox's probe runs and how many run at once:
  *
+ * - Spread. A mailbox ticks at match + floor(fraction × window), fraction =
+ *   spreadFraction(name), window = min(time to the next match, maxSpreadMs): below the
+ *   next match, and a name keeps its place across restarts. Without spread, at the match.
+ *   The ticks of one match wait behind one timer (sweep.ts).
+ * - Start-up tick. A mailbox that starts being scheduled (start(), or a reload that adds or
+ *   changes it) also ticks once at now + floor(fraction × min(window, 10 s)), so metrics
+ *   and /readyz come within seconds; ticks earlier than that + window / 2 are dropped, so
+ *   the first two probes are not a few seconds apart.
  * - Overlap. A tick that finds the mailbox's previous probe still queued or running is
- *   skipped: onSkip(mailbox, 'overlap').
- * - Auth backoff. After a result with error.code 'auth', ticks are skipped
- *   (onSkip 'auth_backoff') until auth_failure_backoff ms have passed since that result;
- *   then the next tick probes. A success, or a changed config of the mailbox, clears it.
+ *   skipped: onSkip(mailbox, 'overlap'). Then `admit` (the probe gate) may skip it too.
  * - Limits. At most maxConcurrent probes run, at most maxPerHost per host (host name
  *   lower-cased, port ignored: the limit protects the server). The others wait, oldest
- *   first (dispatch-queue.ts). A mailbox has at most one probe queued or running, so the
- *   queue never holds more entries than there are mailboxes. Waiting does not eat into a
- *   probe's deadline: probe() starts its own clock when called.
+ *   first (dispatch-queue.ts); a mailbox has at most one probe queued or running. Waiting
+ *   does not eat into a probe's deadline: probe() starts its own clock when called.
  * - Watchdog. probe() must settle by its own deadline; if it has not settled
  *   `watchdogGraceMs` after `timeout`, its slot is released and its late result ignored.
- * - Clock set back by more than a second: every mailbox's slots are recomputed from the
- *   new now (a start-up tick not yet made is dropped; the next slot comes instead).
- * - Timers: one unref'd clock timer for all mailboxes (timer-wheel.ts), plus one watchdog
- *   per running probe; stop() leaves none.
  */
 
 interface Job<M> {
   readonly config: M;
-  readonly generation: number;
   ticket: Ticket | null;
   watchdog: TimerHandle | null;
   settled: boolean;
@@ -70,42 +54,34 @@ interface Job<M> {
 interface MailboxState<M> {
   readonly name: string;
   readonly fraction: number;
+  /** A new object when the mailbox changed: ticks made for the old one are stale. */
   config: M;
   hostKey: string;
-  /** Bumped on every config change; an older generation's result leaves the backoff alone. */
-  generation: number;
-  /** Bumped when the mailbox's timer entries become stale (change, removal). */
-  epoch: number;
   removed: boolean;
   job: Job<M> | null;
-  authFailedAt: number | null;
-  loginDelayWarned: boolean;
+  /** Ticks of matches before this are dropped: they would follow the start-up tick closely. */
+  notBefore: number;
 }
 
-interface TimerItem<M> {
-  state: MailboxState<M>;
-  epoch: number;
-  /** null: the start-up probe. */
-  slot: Slot | null;
-}
+/** A tick made for the config it was made with. */
+type Tick<M> = { readonly state: MailboxState<M>; readonly config: M };
 
-export function hostKeyOf(host: string): string {
-  return host.trim().toLowerCase().replace(/\.$/, '');
-}
+const hostKeyOf = (host: string): string => host.trim().toLowerCase().replace(/\.$/, '');
 
 export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   readonly #options: SchedulerOptions<M>;
   readonly #clock: Clock;
   readonly #log: SchedulerLogger;
-  readonly #cron: CronOptions;
-  readonly #plan: SlotPlan;
+  readonly #spread: boolean;
+  readonly #maxSpreadMs: number;
   readonly #graceMs: number;
+  readonly #cron: CronTasks<MailboxState<M>>;
   readonly #queue: DispatchQueue;
-  readonly #wheel: TimerWheel<TimerItem<M>>;
+  #sweeps: Sweep[] = [];
   readonly #states = new Map<string, MailboxState<M>>();
   /** Names not yet attempted since start(), while the first round is open. */
   readonly #awaiting = new Set<string>();
-  #idleWaiters: Array<() => void> = [];
+  readonly #idleWaiters: Array<() => void> = [];
   #started = false;
   #stopped = false;
   #roundDone = false;
@@ -114,21 +90,15 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     this.#options = options;
     this.#clock = options.clock;
     this.#log = options.logger ?? pino({ level: 'silent' });
-    this.#cron = { timezone: options.timezone };
-    this.#plan = {
-      spread: options.spread ?? true,
-      maxSpreadMs: options.maxSpreadMs ?? DEFAULT_MAX_SPREAD_MS,
-      cron: this.#cron,
-    };
+    this.#spread = options.spread ?? true;
+    this.#maxSpreadMs = options.maxSpreadMs ?? DEFAULT_MAX_SPREAD_MS;
     this.#graceMs = options.watchdogGraceMs ?? DEFAULT_WATCHDOG_GRACE_MS;
-    nextFireTime('* * * * * *', 0, this.#cron); // throws now for an unknown time zone
+    this.#cron = new CronTasks({
+      timezone: options.timezone,
+      logger: this.#log,
+      onMatch: (members, matchMs, nextMs) => this.#onMatch(members, matchMs, nextMs),
+    });
     this.#queue = new DispatchQueue(options.maxConcurrent, options.maxPerHost);
-    this.#wheel = new TimerWheel<TimerItem<M>>(
-      this.#clock,
-      (item, now) => this.#onDue(item, now),
-      (item) => !item.state.removed && item.epoch === item.state.epoch,
-      (now) => this.#onClockBack(now),
-    );
   }
 
   /** Probes running now. */
@@ -142,11 +112,25 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   }
 
   /**
+   * The config object the scheduler runs `name` with (kept across reloads that leave it
+   * unchanged: state kept per config object belongs to this one), or undefined.
+   */
+  mailbox(name: string): M | undefined {
+    return this.#states.get(name)?.config;
+  }
+
+  /** The time between the next two matches of a schedule (Infinity when it never fires). */
+  intervalMs(schedule: string): number {
+    return this.#cron.intervalMs(schedule);
+  }
+
+  /**
    * Sets the mailbox list (first call or reload), keyed by name. New ones are added (and
    * get a start-up probe once started); missing ones are removed: their ticks and queued
    * probe are cancelled, a running probe completes but its result is not reported.
-   * A changed one is rescheduled, gets a start-up probe, and loses its auth backoff.
-   * Identical ones keep their timers and state.
+   * A changed one is rescheduled and gets a start-up probe. An identical one (sameConfig)
+   * keeps its timers, state and config object, so state kept per config object (the
+   * probe gate's) carries over, and a changed one starts clean.
    */
   setMailboxes(mailboxes: readonly M[]): void {
     const incoming = new Map<string, M>();
@@ -158,49 +142,48 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
         );
       }
       // Fail before changing anything: a bad expression must not half-apply a reload.
-      nextFireTime(mailbox.schedule, 0, this.#cron);
+      if (!cron.validate(mailbox.schedule)) {
+        throw new SchedulerError(
+          'invalid_schedule',
+          `not a valid cron expression: ${JSON.stringify(mailbox.schedule)}`,
+        );
+      }
       incoming.set(mailbox.name, mailbox);
     }
     for (const state of [...this.#states.values()]) {
       if (!incoming.has(state.name)) this.#remove(state);
     }
-    const armNow = this.#started && !this.#stopped;
-    const now = this.#clock.now();
+    const fresh: MailboxState<M>[] = [];
     for (const mailbox of incoming.values()) {
       const state = this.#states.get(mailbox.name);
       if (state === undefined) {
         const added = this.#createState(mailbox);
         this.#states.set(added.name, added);
         if (this.#started && !this.#roundDone) this.#awaiting.add(added.name);
-        if (armNow) this.#armStartup(added, now);
-      } else if (sameConfig(state.config, mailbox)) {
-        state.config = mailbox;
-      } else {
+        fresh.push(added);
+      } else if (!sameConfig(state.config, mailbox)) {
         this.#change(state, mailbox);
-        if (armNow) this.#armStartup(state, now);
+        fresh.push(state);
       }
     }
-    if (this.#wheel.size > 4 * this.#states.size + 64) this.#wheel.compact();
+    if (this.#started && !this.#stopped) this.#startupTicks(fresh);
     this.#checkRound();
   }
 
-  /** Arms the timers; see the comment at the top for when probes happen. */
+  /** Starts node-cron and the start-up ticks; see the comment at the top. */
   start(): void {
     if (this.#stopped) throw new SchedulerError('stopped', 'start() after stop()');
     if (this.#started) return;
     this.#started = true;
-    const now = this.#clock.now();
-    for (const state of this.#states.values()) {
-      this.#awaiting.add(state.name);
-      this.#armStartup(state, now);
-    }
-    this.#wheel.start();
+    for (const name of this.#states.keys()) this.#awaiting.add(name);
+    this.#cron.start();
+    this.#startupTicks([...this.#states.values()]);
     this.#checkRound();
   }
 
   /**
    * Probes the named mailboxes (default all) now, through the same limits, ignoring their
-   * schedule and auth backoff; a mailbox whose probe is already queued or running joins it.
+   * schedule and the gate; a mailbox whose probe is already queued or running joins it.
    * Results are also reported through onResult. Resolves with the results in the order of
    * the names; a probe that threw, or was cancelled by a reload or stop(), has none.
    */
@@ -225,7 +208,8 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   stop(): Promise<void> {
     if (!this.#stopped) {
       this.#stopped = true;
-      this.#wheel.stop();
+      this.#cron.stop();
+      for (const sweep of this.#sweeps) sweep.cancel();
       for (const state of this.#states.values()) {
         if (state.job !== null) this.#cancelQueued(state);
       }
@@ -235,42 +219,38 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   }
 
   #createState(mailbox: M): MailboxState<M> {
-    return {
+    const state: MailboxState<M> = {
       name: mailbox.name,
       fraction: spreadFraction(mailbox.name),
       config: mailbox,
       hostKey: hostKeyOf(mailbox.host),
-      generation: 0,
-      epoch: 0,
       removed: false,
       job: null,
-      authFailedAt: null,
-      loginDelayWarned: false,
+      notBefore: Number.NEGATIVE_INFINITY,
     };
+    this.#cron.join(mailbox.schedule, state);
+    return state;
   }
 
   #remove(state: MailboxState<M>): void {
     this.#states.delete(state.name);
+    this.#cron.leave(state.config.schedule, state);
     state.removed = true;
-    state.epoch += 1;
     this.#cancelQueued(state);
     this.#awaiting.delete(state.name);
   }
 
   #change(state: MailboxState<M>, mailbox: M): void {
+    this.#cron.leave(state.config.schedule, state);
+    this.#cron.join(mailbox.schedule, state);
     state.config = mailbox;
     state.hostKey = hostKeyOf(mailbox.host);
-    state.generation += 1;
-    state.epoch += 1;
-    state.authFailedAt = null;
-    state.loginDelayWarned = false;
     // A queued probe would use the old config (and count against the old host).
     this.#cancelQueued(state);
-    this.#log.info({
-      event: 'mailbox_rescheduled',
-      mailbox: state.name,
-      schedule: mailbox.schedule,
-    });
+    this.#log.info(
+      { event: 'mailbox_rescheduled', mailbox: state.name, schedule: mailbox.schedule },
+      'mailbox changed: rescheduled',
+    );
   }
 
   /** Drops the mailbox's probe if it is still waiting for a slot. */
@@ -282,88 +262,68 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     job.resolve(undefined);
   }
 
-  #armStartup(state: MailboxState<M>, now: number): void {
-    const { startupAt, first } = startupPlan(
-      state.config.schedule,
-      state.fraction,
-      now,
-      this.#plan,
-    );
-    this.#wheel.add(startupAt, { state, epoch: state.epoch, slot: null });
-    this.#armSlot(state, first);
+  #window(intervalMs: number): number {
+    return Math.min(intervalMs, this.#maxSpreadMs);
   }
 
-  #armSlot(state: MailboxState<M>, slot: Slot | null): void {
-    if (slot !== null) {
-      this.#wheel.add(slot.at, { state, epoch: state.epoch, slot });
-      return;
-    }
-    this.#log.warn({
-      event: 'schedule_never_fires',
-      mailbox: state.name,
-      schedule: state.config.schedule,
+  #tickAt(state: MailboxState<M>, base: number, window: number): Due<Tick<M>> {
+    const at = base + (this.#spread ? Math.floor(state.fraction * window) : 0);
+    return { at, item: { state, config: state.config } };
+  }
+
+  #sweep(ticks: Due<Tick<M>>[]): void {
+    const sweep = startSweep(this.#clock, ticks, ({ state, config }) => {
+      if (!state.removed && config === state.config) this.#tick(state);
     });
+    this.#sweeps = [...this.#sweeps.filter((s) => !s.done), sweep];
   }
 
-  #onDue(item: TimerItem<M>, now: number): void {
-    const { state, slot } = item;
-    try {
-      if (slot !== null) {
-        const { next, missed } = slotAfter(
-          state.config.schedule,
-          state.fraction,
-          slot,
-          now,
-          this.#plan,
-        );
-        if (missed) this.#log.info({ event: 'schedule_slots_missed', mailbox: state.name });
-        this.#armSlot(state, next);
-      }
-      this.#tick(state);
-    } catch (err) {
-      this.#log.error({ event: 'scheduler_tick_failed', mailbox: state.name, err });
-    }
+  #startupTicks(states: readonly MailboxState<M>[]): void {
+    const now = this.#clock.now();
+    const windows = new Map<string, number>();
+    const ticks = states.map((state) => {
+      const expr = state.config.schedule;
+      const window = windows.get(expr) ?? this.#window(this.#cron.intervalMs(expr));
+      windows.set(expr, window);
+      const tick = this.#tickAt(state, now, Math.min(window, STARTUP_SPREAD_MS));
+      state.notBefore = tick.at + window / 2;
+      return tick;
+    });
+    this.#sweep(ticks);
   }
 
-  /** The wall clock was set back: slots computed before would wait out the difference. */
-  #onClockBack(now: number): void {
-    this.#log.warn({ event: 'clock_went_back', now: new Date(now).toISOString() });
-    for (const state of this.#states.values()) {
-      state.epoch += 1;
-      this.#armSlot(state, slotAfterNow(state.config.schedule, state.fraction, now, this.#plan));
-    }
+  #onMatch(members: ReadonlySet<MailboxState<M>>, matchMs: number, nextMs: number): void {
+    const window = this.#window(nextMs - matchMs);
+    const ticks = [...members].map((state) => this.#tickAt(state, matchMs, window));
+    this.#sweep(ticks.filter((tick) => tick.at >= tick.item.state.notBefore));
   }
 
   #tick(state: MailboxState<M>): void {
-    if (state.job !== null) {
-      this.#skip(state, 'overlap');
+    const reason = state.job !== null ? 'overlap' : (this.#options.admit?.(state.config) ?? null);
+    if (reason === null) {
+      this.#enqueue(state);
       return;
     }
-    const backoff = state.config.auth_failure_backoff;
-    if (state.authFailedAt !== null && this.#clock.now() - state.authFailedAt < backoff) {
-      this.#skip(state, 'auth_backoff');
-      return;
-    }
-    this.#enqueue(state);
+    this.#log.debug({ event: 'probe_skipped', mailbox: state.name, reason }, 'probe skipped');
+    this.#safely('onSkip', state.name, () => this.#options.onSkip(state.config, reason));
   }
 
-  #skip(state: MailboxState<M>, reason: SkipReason): void {
-    this.#log.debug({ event: 'probe_skipped', mailbox: state.name, reason });
+  /** A callback of the caller that throws is logged; the scheduler carries on. */
+  #safely(callback: string, mailbox: string | undefined, call: () => void): void {
     try {
-      this.#options.onSkip(state.config, reason);
+      call();
     } catch (err) {
-      this.#log.error({ event: 'on_skip_failed', mailbox: state.name, err });
+      this.#log.error({ event: 'callback_threw', callback, mailbox, err }, `${callback} threw`);
     }
   }
 
   #enqueue(state: MailboxState<M>): Job<M> {
-    let resolve: (result: ProbeResult | undefined) => void = () => {};
+    let resolve: Job<M>['resolve'] = () => {};
     const done = new Promise<ProbeResult | undefined>((r) => {
       resolve = r;
     });
     const job: Job<M> = {
       config: state.config,
-      generation: state.generation,
       ticket: null,
       watchdog: null,
       settled: false,
@@ -371,54 +331,41 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
       resolve,
     };
     state.job = job;
-    const ticket = this.#queue.ticket(state.hostKey, () => this.#run(state, job));
-    job.ticket = ticket;
-    this.#queue.submit(ticket);
+    job.ticket = this.#queue.ticket(state.hostKey, () => this.#run(state, job));
+    this.#queue.submit(job.ticket);
     return job;
   }
 
   #run(state: MailboxState<M>, job: Job<M>): void {
-    job.watchdog = this.#clock.setTimeout(
-      () => this.#abandon(state, job),
-      job.config.timeout + this.#graceMs,
-    );
+    const mailbox = state.name;
+    job.watchdog = this.#clock.setTimeout(() => {
+      job.watchdog = null;
+      if (job.settled) return;
+      const fields = { event: 'probe_watchdog', mailbox, timeout_ms: job.config.timeout };
+      this.#log.error(fields, 'probe did not settle by its deadline: abandoned');
+      this.#complete(state, job, undefined);
+    }, job.config.timeout + this.#graceMs);
     job.watchdog.unref?.();
-    let pending: Promise<ProbeResult>;
-    try {
-      pending = Promise.resolve(this.#options.probe(job.config));
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    pending.then(
+    // A synchronous throw becomes a rejection here.
+    new Promise<ProbeResult>((resolve) => resolve(this.#options.probe(job.config))).then(
       (result) => {
-        if (typeof result === 'object' && result !== null) {
-          this.#complete(state, job, result);
-          return;
-        }
-        this.#log.error({ event: 'probe_bad_result', mailbox: state.name });
-        this.#complete(state, job, undefined);
+        const valid = typeof result === 'object' && result !== null;
+        if (!valid) this.#log.error({ event: 'probe_bad_result', mailbox }, 'probe gave no result');
+        this.#complete(state, job, valid ? result : undefined);
       },
       (err: unknown) => {
-        this.#log.error({ event: 'probe_threw', mailbox: state.name, err });
+        this.#log.error({ event: 'probe_threw', mailbox, err }, 'probe threw');
         this.#complete(state, job, undefined);
       },
     );
-  }
-
-  #abandon(state: MailboxState<M>, job: Job<M>): void {
-    job.watchdog = null;
-    if (job.settled) return;
-    this.#log.error({
-      event: 'probe_watchdog',
-      mailbox: state.name,
-      timeout_ms: job.config.timeout,
-    });
-    this.#complete(state, job, undefined);
   }
 
   #complete(state: MailboxState<M>, job: Job<M>, result: ProbeResult | undefined): void {
     if (job.settled) {
-      this.#log.warn({ event: 'probe_settled_after_watchdog', mailbox: state.name });
+      this.#log.warn(
+        { event: 'probe_settled_after_watchdog', mailbox: state.name },
+        'an abandoned probe settled; its result is ignored',
+      );
       return;
     }
     job.settled = true;
@@ -427,62 +374,18 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     if (state.job === job) state.job = null;
     if (job.ticket !== null) this.#queue.finish(job.ticket);
     if (!state.removed) {
-      if (result !== undefined) this.#report(state, job, result);
+      if (result !== undefined) {
+        this.#safely('onResult', state.name, () => this.#options.onResult(result, job.config));
+      }
       if (this.#awaiting.delete(state.name)) this.#checkRound();
     }
     job.resolve(result);
-    if (this.#queue.running === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const wake of waiters) wake();
-    }
-  }
-
-  #report(state: MailboxState<M>, job: Job<M>, result: ProbeResult): void {
-    if (job.generation === state.generation) {
-      if (result.error?.code === 'auth') {
-        state.authFailedAt = this.#clock.now();
-        if (state.config.auth_failure_backoff > 0) {
-          this.#log.warn({
-            event: 'auth_backoff',
-            mailbox: state.name,
-            backoff_ms: state.config.auth_failure_backoff,
-          });
-        }
-      } else if (result.success) {
-        state.authFailedAt = null;
-      }
-      this.#checkLoginDelay(state, result);
-    }
-    try {
-      this.#options.onResult(result, job.config);
-    } catch (err) {
-      this.#log.error({ event: 'on_result_failed', mailbox: state.name, err });
-    }
-  }
-
-  /** RFC 2449 LOGIN-DELAY: a schedule faster than the server allows cannot succeed. */
-  #checkLoginDelay(state: MailboxState<M>, result: ProbeResult): void {
-    const delay = result.login_delay_seconds;
-    if (delay === null || delay === undefined || state.loginDelayWarned) return;
-    const intervalMs = intervalOf(state.config.schedule, this.#clock.now(), this.#cron);
-    if (delay * 1000 <= intervalMs) return;
-    state.loginDelayWarned = true;
-    this.#log.warn({
-      event: 'login_delay_exceeds_interval',
-      mailbox: state.name,
-      login_delay_seconds: delay,
-      interval_seconds: intervalMs / 1000,
-    });
+    if (this.#queue.running === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   #checkRound(): void {
     if (!this.#started || this.#roundDone || this.#awaiting.size > 0) return;
     this.#roundDone = true;
-    try {
-      this.#options.onRoundComplete?.();
-    } catch (err) {
-      this.#log.error({ event: 'on_round_complete_failed', err });
-    }
+    this.#safely('onRoundComplete', undefined, () => this.#options.onRoundComplete?.());
   }
 }

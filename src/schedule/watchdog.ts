@@ -1,4 +1,4 @@
-import cron from 'node-cron';
+import { nextMatches } from './cron-tasks.js';
 
 /**
  * Whether the scheduler still makes progress, for /healthz: a process whose timer loop
@@ -69,17 +69,7 @@ const RUNS_LOOKED_AT = 10;
  * Infinity when node-cron finds fewer than two runs (or cannot read the expression).
  */
 export function longestGapMs(schedule: string, timezone?: string): number {
-  let runs: number[];
-  try {
-    const task = cron.createTask(schedule, () => undefined, timezone ? { timezone } : {});
-    try {
-      runs = task.getNextRuns(RUNS_LOOKED_AT).map((date) => date.getTime());
-    } finally {
-      void task.destroy();
-    }
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
+  const runs = nextMatches(schedule, RUNS_LOOKED_AT, timezone);
   let longest = Number.NEGATIVE_INFINITY;
   for (let i = 1; i < runs.length; i++)
     longest = Math.max(longest, (runs[i] as number) - (runs[i - 1] as number));

@@ -24,8 +24,8 @@ export interface BackendSources {
   exposition(): Exposition;
   health(): string | null;
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
-  /** Why a login to the mailbox must wait now (its auth backoff after `last`), or null. */
-  heldBack(mailbox: MailboxConfig, last: ProbeResult): string | null;
+  /** Why a login to the mailbox must wait now (its auth backoff), or null. */
+  heldBack(name: string): string | null;
   /** A probe now through the scheduler's limits; undefined when none ran (a reload dropped it). */
   runNow(name: string): Promise<ProbeResult | undefined>;
 }
@@ -71,7 +71,7 @@ export function createWebBackend(s: BackendSources): WebBackend {
       const mailbox = find(name);
       if (mailbox === undefined) return undefined;
       const last = s.history.recent(name)[0];
-      const held = last === undefined ? null : s.heldBack(mailbox, last);
+      const held = last === undefined ? null : s.heldBack(name);
       if (held !== null && last !== undefined)
         return { result: last, labels: mailbox.labels, held };
       // None when a reload removed or changed the mailbox meanwhile: the newest one stands.

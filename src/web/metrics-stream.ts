@@ -145,7 +145,7 @@ export function createMetricsStreamer(
       if (live()) await flush();
       for (const scrape of render.scrapes) if (!scrape.gone) (scrape.gzip ?? scrape.res).end();
     } catch (err) {
-      log?.error({ err }, 'metrics_render_failed');
+      log?.error({ event: 'metrics_render_failed', err }, 'rendering /metrics failed');
       for (const { res } of render.scrapes) {
         if (res.headersSent) res.destroy();
         else {

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createAlertmanagerSender } from '../../src/alerts/alertmanager.js';
+import { notification, snapshot } from '../fixtures/sample-notifications.js';
 import { DOVECOT, SMTP, USERS } from '../servers/env.js';
 import { alertmanagerPath, freePort } from '../servers/tools.js';
-import { notification, snapshot } from '../unit/alerts/sample-notifications.js';
 import { waitForMail } from './alerting-support.js';
 import { Daemon, type Scrape, stopAllDaemons } from './daemon-support.js';
 import { type Child, httpGet, startChild, waitFor } from './shipping-support.js';
@@ -263,7 +263,7 @@ describe('alerts in a real Alertmanager', { concurrency: true }, () => {
         'the warning about the URL that is down',
         (l) => l.event === 'alertmanager_post_failed',
       );
-      assert.equal(warning.error, `${down}/api/v2/alerts: fetch failed (ECONNREFUSED)`);
+      assert.equal(warning.err, `${down}/api/v2/alerts: fetch failed (ECONNREFUSED)`);
     } finally {
       await daemon.stop();
     }

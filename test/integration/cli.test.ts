@@ -157,7 +157,7 @@ alerting:
   });
 });
 
-/** The INTERFACE.md shape of one `probe --json` element. */
+/** The shape of one `probe --json` element (README, "Probe result"). */
 function assertInterfaceShape(element: Record<string, unknown>): void {
   assert.equal(typeof element.mailbox, 'string');
   assert.equal(typeof element.success, 'boolean');

@@ -663,7 +663,7 @@ describe('pop3-monitor run against the real Dovecot', { concurrency: 4 }, () => 
       assert.deepEqual(exit, { code: 1, signal: null }, daemon.output());
       const failed = daemon.events('start_failed');
       assert.equal(failed.length, 1, daemon.output());
-      assert.match(String(failed[0]?.error), /EADDRINUSE/);
+      assert.match(JSON.stringify(failed[0]?.err), /"message":"[^"]*EADDRINUSE/);
     } finally {
       await daemon.stop();
       await new Promise((resolve) => taken.close(resolve));
@@ -722,7 +722,10 @@ describe('pop3-monitor run: a crash ends the process non-zero, logged', { concur
         const fatal = daemon.events(kind);
         assert.equal(fatal.length, 1, JSON.stringify(daemon.logs().slice(-5)));
         assert.equal(fatal[0]?.level, 'fatal');
-        assert.match(String(fatal[0]?.error), /boom from a test/);
+        // Type, message and stack only (log.ts errorFields).
+        const err = fatal[0]?.err as Record<string, unknown>;
+        assert.deepEqual(Object.keys(err).sort(), ['message', 'stack', 'type']);
+        assert.match(String(err.message), /boom from a test/);
       } finally {
         await daemon.stop();
         dir.remove();

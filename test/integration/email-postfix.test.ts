@@ -15,9 +15,9 @@ import { Outbox, SendError } from '../../src/alerts/outbox.js';
 import { systemClock } from '../../src/clock.js';
 import type { SmtpConfig } from '../../src/config/schema.js';
 import { Secret } from '../../src/secret.js';
+import { notification, snapshot } from '../fixtures/sample-notifications.js';
 import { DOVECOT, SMTP, USERS } from '../servers/env.js';
 import { RawSession } from '../servers/raw-session.js';
-import { notification, snapshot } from '../unit/alerts/sample-notifications.js';
 
 const FROM = 'pop3-monitor <monitor@test.local>';
 const TO = `${USERS.ops.user}@${SMTP.domain}`;

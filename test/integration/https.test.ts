@@ -337,7 +337,7 @@ describe('HTTPS with RequireAndVerifyClientCert and bcrypt users', () => {
     );
     assert.equal(daemon.events('web_config_reload_failed').length, failuresBefore + 1);
     assert.equal(
-      failed.error,
+      (failed.err as Record<string, unknown> | undefined)?.message,
       'tls_server_config.key_file: does not match the certificate in cert_file',
     );
     assert.equal(servedSerial(daemon.port, pki, client).serial, renewed);

@@ -14,6 +14,7 @@ import { probeMailbox } from '../../src/probe/probe.js';
 import type { ProbeResult } from '../../src/probe/result.js';
 import { Secret } from '../../src/secret.js';
 import { mailboxConfig } from '../fixtures/mailbox-config.js';
+import { type RecordingProxy, startRecordingProxy } from '../fixtures/probe-harness.js';
 import {
   aliceExpected,
   type InteropServer,
@@ -21,7 +22,6 @@ import {
   storeSnapshot,
 } from '../servers/env.js';
 import { RawSession } from '../servers/raw-session.js';
-import { type RecordingProxy, startRecordingProxy } from '../unit/probe/harness.js';
 import { Daemon, stopAllDaemons } from './daemon-support.js';
 
 export interface Transport {

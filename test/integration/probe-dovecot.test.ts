@@ -14,6 +14,7 @@ import { probeMailbox } from '../../src/probe/probe.js';
 import type { ProbeResult } from '../../src/probe/result.js';
 import { Secret } from '../../src/secret.js';
 import { mailboxConfig } from '../fixtures/mailbox-config.js';
+import { startRecordingProxy } from '../fixtures/probe-harness.js';
 import {
   aliceExpected,
   DOVECOT,
@@ -23,7 +24,6 @@ import {
   USERS,
 } from '../servers/env.js';
 import { RawSession } from '../servers/raw-session.js';
-import { startRecordingProxy } from '../unit/probe/harness.js';
 
 const CA = readFileSync(DOVECOT.caFile, 'utf8');
 const OTHER_CA = readFileSync(DOVECOT.otherCaFile, 'utf8');

@@ -36,6 +36,25 @@ describe('log', () => {
       assert.equal(text.includes(canary), false, canary);
   });
 
+  it("shows an err as type, message, code and stack only: a library error's other fields stay out", () => {
+    const { logger, lines } = capture();
+    const err = Object.assign(new Error('Invalid login: 535 rejected'), {
+      code: 'EAUTH',
+      command: 'AUTH PLAIN AG1vbml0b3IAaHVudGVyMi1k',
+      response: '535 you sent hunter2-d',
+    });
+    logger.error({ event: 'smtp_failed', err }, 'smtp failed');
+    const entry = JSON.parse(lines[0] as string) as { err: Record<string, unknown> };
+    assert.deepEqual(Object.keys(entry.err).sort(), ['code', 'message', 'stack', 'type']);
+    assert.deepEqual(
+      [entry.err.type, entry.err.message, entry.err.code],
+      ['Error', 'Invalid login: 535 rejected', 'EAUTH'],
+    );
+    assert.equal(lines[0]?.includes('hunter2-d'), false);
+    logger.warn({ event: 'x', err: 'a plain reason' }, 'x');
+    assert.equal((JSON.parse(lines[1] as string) as { err: unknown }).err, 'a plain reason');
+  });
+
   it('escapes control characters for the pretty form, so a server cannot send terminal escapes', () => {
     assert.equal(printable('plain text'), 'plain text');
     assert.equal(printable('-ERR \u001b[2J gone'), '"-ERR \\u001b[2J gone"');

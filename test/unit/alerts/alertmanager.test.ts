@@ -9,7 +9,7 @@ import {
   createAlertmanagerSender,
 } from '../../../src/alerts/alertmanager.js';
 import { SendError } from '../../../src/alerts/outbox.js';
-import { HOUR, MINUTE, notification, snapshot, T0 } from './sample-notifications.js';
+import { HOUR, MINUTE, notification, snapshot, T0 } from '../../fixtures/sample-notifications.js';
 
 interface Captured {
   method: string;
@@ -212,7 +212,7 @@ describe('createAlertmanagerSender', () => {
     assert.equal(a.requests.length, 1);
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]?.event, 'alertmanager_post_failed');
-    assert.match(String(warnings[0]?.error), /ECONNREFUSED/);
+    assert.match(String(warnings[0]?.err), /ECONNREFUSED/);
   });
 
   test('400 from every Alertmanager is permanent', async () => {

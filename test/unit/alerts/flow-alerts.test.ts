@@ -105,6 +105,62 @@ describe('alerts on delivery loops and expect watches', () => {
     assert.equal(fired?.snapshot.loop, undefined);
   });
 
+  test('evaluateFlow: persisted state changes with the first evaluation and with the last error, not with a value', () => {
+    const rules = [
+      rule({ name: 'lost', metric: 'delivery_lost', op: '>=', value: 1, for: 10 * MINUTE }),
+    ];
+    const opts = { nowMs: T0, repeatIntervalMs: 4 * 60 * MINUTE };
+    const observe = (
+      prev: Parameters<typeof evaluateFlow>[0],
+      lost: number,
+      error: { code: 'connect' | 'auth'; message: string } | null,
+    ) =>
+      evaluateFlow(
+        prev,
+        { target: LOOP, values: { delivery_lost: lost }, last_error: error },
+        rules,
+        opts,
+      );
+    const first = observe(undefined, 0, null);
+    assert.equal(first.changed, true, 'a new target is saved');
+    const same = observe(first.state, 0, null);
+    assert.equal(same.changed, false);
+    const refused = { code: 'connect' as const, message: 'refused' };
+    const failing = observe(same.state, 1, refused);
+    assert.equal(failing.changed, true, 'an instance starts pending');
+    const again = observe(failing.state, 1, { ...refused, message: 'refused again' });
+    assert.equal(again.changed, false, 'the same error code, still pending: nothing to save');
+    const other = observe(again.state, 1, { code: 'auth', message: 'bad credentials' });
+    assert.equal(other.changed, true, 'another error code is saved');
+    assert.deepEqual(other.state.last_error, { code: 'auth', message: 'bad credentials' });
+    const cleared = observe(other.state, 1, null);
+    assert.equal(cleared.changed, true, 'an error cleared is saved');
+  });
+
+  test('evaluateFlow: a value that is absent, null or not finite is NO DATA (an instance neither starts nor resolves)', () => {
+    const rules = [rule({ name: 'slow', metric: 'delivery_seconds', op: '>', value: 60 })];
+    const opts = { nowMs: T0, repeatIntervalMs: 4 * 60 * MINUTE };
+    const observe = (
+      prev: Parameters<typeof evaluateFlow>[0],
+      values: Record<string, number | null>,
+    ) => evaluateFlow(prev, { target: LOOP, values, last_error: null }, rules, opts);
+    const firing = observe(undefined, { delivery_seconds: 90 });
+    assert.equal(firing.transitions[0]?.kind, 'firing');
+    const noData: Record<string, number | null>[] = [
+      {},
+      { delivery_seconds: null },
+      { delivery_seconds: Number.NaN },
+      { delivery_seconds: Number.POSITIVE_INFINITY },
+    ];
+    for (const values of noData) {
+      const next = observe(firing.state, values);
+      assert.deepEqual(next.transitions, [], JSON.stringify(values));
+      assert.equal(next.state.instances[0]?.state, 'firing', JSON.stringify(values));
+      assert.deepEqual(observe(undefined, values).state.instances, [], JSON.stringify(values));
+    }
+    assert.equal(observe(firing.state, { delivery_seconds: 5 }).transitions[0]?.kind, 'resolved');
+  });
+
   test('a user rule on delivery_seconds, and the state of loops and watches survives a restart', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'flow-alerts-'));
     try {

@@ -17,7 +17,7 @@ import {
 import { outboxItemId, parseItemFile } from '../../../src/alerts/outbox-file.js';
 import type { Channel, Notification } from '../../../src/alerts/types.js';
 import { FakeClock } from '../../fixtures/fake-clock.js';
-import { notification, T0 } from './sample-notifications.js';
+import { notification, T0 } from '../../fixtures/sample-notifications.js';
 
 type Outcome = 'ok' | 'temporary' | 'permanent' | 'plain-error' | 'hang';
 
@@ -342,7 +342,8 @@ describe('Outbox', () => {
     await first.close();
     const corrupt = fileOf('email', 'bad');
     await writeFile(join(dir, corrupt), '{"format":1,"seq":2,"item":{"id":');
-    await writeFile(join(dir, `${fileOf('email', 'half')}.tmp`), '{"format":1');
+    // What writeFileAtomic leaves when the process dies between its write and its rename.
+    await writeFile(join(dir, `.${fileOf('email', 'half')}.tmp-4242-7`), '{"format":1');
     const logger = recordingLogger();
     const sender = new ScriptedSender('email', clock);
     await openOutbox([sender], { logger });
@@ -466,7 +467,7 @@ describe('Outbox.close(waitMs)', () => {
     const closing = outbox.close(60_000).then(() => {
       closed = true;
     });
-    await new Promise<void>((resolve) => setTimeout(resolve, 50));
+    await clock.advance(59_999);
     assert.equal(closed, false, 'close() returned while the send was still under way');
     finish();
     await closing;
@@ -477,9 +478,15 @@ describe('Outbox.close(waitMs)', () => {
   test('gives up waiting after waitMs', async () => {
     const outbox = await openOutbox([new ScriptedSender('email', clock, [], 'hang')]);
     await outbox.enqueue(notification('n2'));
-    const started = Date.now();
-    await outbox.close(100);
-    assert.ok(Date.now() - started < 2000);
+    let closed = false;
+    const closing = outbox.close(100).then(() => {
+      closed = true;
+    });
+    await clock.advance(99);
+    assert.equal(closed, false, 'close() gave up before waitMs');
+    await clock.advance(1);
+    await closing;
+    assert.equal(closed, true);
     assert.deepEqual(await files(), [fileOf('email', 'n2')]);
   });
 });

@@ -7,7 +7,7 @@ import {
   type EngineState,
   type EvaluateOptions,
   effectiveRules,
-  evaluate,
+  emptyMailboxState,
   evaluateMailbox,
   type MailboxAlertState,
   metricValue,
@@ -18,6 +18,7 @@ import {
 import type { AlertSnapshot } from '../../../src/alerts/types.js';
 import type { RuleConfig, RuleOp } from '../../../src/config/schema.js';
 import type { ProbeResult } from '../../../src/probe/result.js';
+import { snapshot } from '../../fixtures/sample-notifications.js';
 import { failed, HOUR, MINUTE, ok, policy, rule, SECOND, T0 } from './helpers.js';
 
 const REPEAT = 4 * HOUR;
@@ -44,24 +45,9 @@ class Run {
   }
 }
 
+/** The backlog alert these tests fire: at T0 the condition holds, 5 minutes later it fires. */
 function firingSnapshot(fields: Partial<AlertSnapshot>): AlertSnapshot {
-  return {
-    rule: 'backlog',
-    mailbox: 'support',
-    severity: 'warning',
-    status: 'firing',
-    metric: 'messages',
-    op: '>',
-    threshold: 100,
-    value: 150,
-    active_since: T0,
-    fired_at: T0 + 5 * MINUTE,
-    resolved_at: null,
-    last_error: null,
-    description: null,
-    labels: {},
-    ...fields,
-  };
+  return snapshot({ value: 150, active_since: T0, fired_at: T0 + 5 * MINUTE, ...fields });
 }
 
 describe('effectiveRules', () => {
@@ -71,7 +57,15 @@ describe('effectiveRules', () => {
       rules.map((r) => r.name),
       ['backlog', 'login_failed', 'unreachable', 'delivery_lost', 'expect_overdue'],
     );
-    assert.deepEqual(rules[1], BUILTIN_RULES.login_failed);
+    assert.deepEqual(rules[1], {
+      name: 'login_failed',
+      metric: 'consecutive_login_failures',
+      op: '>=',
+      value: 1,
+      for: 0,
+      severity: 'critical',
+      description: 'The server refused the credentials (authentication failed).',
+    });
     assert.deepEqual(rules[2], {
       name: 'unreachable',
       metric: 'consecutive_failures',
@@ -81,6 +75,24 @@ describe('effectiveRules', () => {
       severity: 'critical',
       description: 'The last 3 or more probes of the mailbox failed.',
     });
+  });
+
+  test('the first user rule of a name wins', () => {
+    const second = { ...backlog, value: 5 };
+    assert.deepEqual(
+      effectiveRules(
+        policy({
+          rules: [backlog, second],
+          builtin_rules: {
+            login_failed: false,
+            unreachable: false,
+            delivery_lost: false,
+            expect_overdue: false,
+          },
+        }),
+      ),
+      [backlog],
+    );
   });
 
   test('a built-in turned off is left out', () => {
@@ -226,10 +238,13 @@ describe('nextCounters', () => {
 
   test('IN-USE and failures after login reset the login count (the credentials were accepted)', () => {
     assert.equal(nextCounters(prev, failed('m', 'in_use', 'auth')).consecutive_login_failures, 0);
-    assert.equal(
-      nextCounters(prev, failed('m', 'server_temp', 'stat')).consecutive_login_failures,
-      0,
-    );
+    for (const phase of ['stat', 'noop', 'uidl', 'top', 'quit'] as const) {
+      assert.equal(
+        nextCounters(prev, failed('m', 'server_temp', phase)).consecutive_login_failures,
+        0,
+        phase,
+      );
+    }
   });
 
   test('a success resets both', () => {
@@ -417,31 +432,96 @@ describe('state machine', () => {
   });
 });
 
-describe('evaluate, dueRepeats, reconcile on the whole state', () => {
-  const r = rule({ name: 'r', metric: 'messages', op: '>', value: 0 });
+describe('evaluateMailbox: when the state changed (the engine saves it only then)', () => {
+  const pendingFor = rule({
+    name: 'slow',
+    metric: 'messages',
+    op: '>',
+    value: 0,
+    for: 10 * MINUTE,
+  });
+  const oldest = rule({ name: 'old', metric: 'oldest_message_age_seconds', op: '>', value: 60 });
 
-  function firingState(): EngineState {
-    let state: EngineState = new Map();
-    state = evaluate(state, ok('a', { messages: 1 }), [r], {
-      nowMs: T0,
-      repeatIntervalMs: REPEAT,
-    }).state;
-    state = evaluate(state, ok('b', { messages: 1 }), [r], {
+  test('a new mailbox is a change; the same success again with nothing active is not', () => {
+    const run = new Run([]);
+    assert.equal(run.at(T0, ok('a')).changed, true);
+    assert.equal(run.at(T0 + MINUTE, ok('a')).changed, false);
+  });
+
+  test('every failure is a change (the failure counter moves), also the same one again', () => {
+    const run = new Run([]);
+    run.at(T0, ok('a'));
+    assert.equal(run.at(T0 + MINUTE, failed('a', 'timeout', 'connect')).changed, true);
+    assert.equal(run.at(T0 + 2 * MINUTE, failed('a', 'timeout', 'connect')).changed, true);
+    assert.equal(run.at(T0 + 3 * MINUTE, ok('a')).changed, true);
+  });
+
+  test('an instance that starts, fires, stays pending or goes back quietly decides it alone', () => {
+    const run = new Run([pendingFor]);
+    run.at(T0, ok('a'));
+    const started = run.at(T0 + MINUTE, ok('a', { messages: 1 }));
+    assert.deepEqual([started.changed, run.record('slow')?.state], [true, 'pending']);
+    assert.equal(run.at(T0 + 2 * MINUTE, ok('a', { messages: 1 })).changed, false, 'still pending');
+    const fired = run.at(T0 + 11 * MINUTE, ok('a', { messages: 1 }));
+    assert.deepEqual([fired.changed, fired.transitions.length], [true, 1]);
+    const quiet = new Run([pendingFor]);
+    quiet.at(T0, ok('a', { messages: 1 }));
+    const back = quiet.at(T0 + MINUTE, ok('a', { messages: 0 }));
+    assert.deepEqual([back.changed, back.transitions, quiet.record('slow')], [true, [], undefined]);
+  });
+
+  test('NO DATA for a rule never active creates no instance and changes nothing', () => {
+    // Messages whose Date: could not be read: no age, so no data for the rule.
+    const unread = ok('a', { messages: 3, oldest_message_timestamp: null });
+    const run = new Run([oldest]);
+    assert.deepEqual(run.at(T0, unread).state.instances, []);
+    const out = run.at(T0 + MINUTE, unread);
+    assert.deepEqual([out.changed, out.state.instances], [false, []]);
+  });
+
+  test('a repeat of a firing alert is a change (its last notice moved)', () => {
+    const fires = rule({ name: 'r', metric: 'messages', op: '>', value: 0 });
+    const run = new Run([fires]);
+    run.at(T0, ok('a', { messages: 1 }));
+    assert.equal(run.at(T0 + MINUTE, ok('a', { messages: 1 })).changed, false);
+    const repeat = run.at(T0 + REPEAT, ok('a', { messages: 1 }));
+    assert.deepEqual(
+      [repeat.changed, repeat.transitions.map((t) => t.kind), run.record('r')?.last_notified_at],
+      [true, ['repeat'], T0 + REPEAT],
+    );
+  });
+
+  test('takes the labels it is given, and keeps instances of rules it was not given', () => {
+    const run = new Run([pendingFor], { labels: { team: 'x' } });
+    run.at(T0, ok('a', { messages: 1 }));
+    assert.deepEqual(run.state?.labels, { team: 'x' });
+    const other = evaluateMailbox(run.state, ok('a', { messages: 1 }), [], {
       nowMs: T0 + MINUTE,
       repeatIntervalMs: REPEAT,
-    }).state;
-    return state;
-  }
-
-  test('evaluate leaves the input state untouched', () => {
-    const empty: EngineState = new Map();
-    const out = evaluate(empty, ok('a', { messages: 1 }), [r], {
-      nowMs: T0,
-      repeatIntervalMs: REPEAT,
+      labels: { team: 'y' },
     });
-    assert.equal(empty.size, 0);
-    assert.equal(out.state.get('a')?.instances[0]?.state, 'firing');
+    assert.deepEqual(other.state.labels, { team: 'y' });
+    assert.deepEqual(
+      other.state.instances.map((i) => [i.rule, i.state]),
+      [['slow', 'pending']],
+    );
   });
+});
+
+describe('dueRepeats, reconcile on the whole state', () => {
+  const r = rule({ name: 'r', metric: 'messages', op: '>', value: 0 });
+  const firing = (name: string, nowMs: number, rules = [r]) =>
+    evaluateMailbox(undefined, ok(name, { messages: 1 }), rules, {
+      nowMs,
+      repeatIntervalMs: REPEAT,
+    }).state;
+
+  function firingState(): EngineState {
+    return new Map([
+      ['a', firing('a', T0)],
+      ['b', firing('b', T0 + MINUTE)],
+    ]);
+  }
 
   test('dueRepeats repeats exactly the alerts whose interval has passed', () => {
     const state = firingState();
@@ -449,14 +529,63 @@ describe('evaluate, dueRepeats, reconcile on the whole state', () => {
     const none = dueRepeats(state, T0 + REPEAT - 1, REPEAT);
     assert.deepEqual(none.transitions, []);
     assert.equal(none.state, state);
+    assert.equal(none.changed, false);
     const one = dueRepeats(state, T0 + REPEAT, REPEAT);
     assert.deepEqual(
       one.transitions.map((t) => [t.kind, t.snapshot.mailbox]),
       [['repeat', 'a']],
     );
+    assert.equal(one.changed, true);
     assert.equal(one.state.get('a')?.instances[0]?.last_notified_at, T0 + REPEAT);
     assert.equal(state.get('a')?.instances[0]?.last_notified_at, T0);
     assert.equal(nextRepeatAt(one.state, REPEAT), T0 + MINUTE + REPEAT);
+  });
+
+  test('dueRepeats and nextRepeatAt leave a pending instance alone', () => {
+    const slow = rule({ name: 'slow', metric: 'messages', op: '>', value: 0, for: 10 * SECOND });
+    const both: EngineState = new Map([['a', firing('a', T0, [r, slow])]]);
+    const out = dueRepeats(both, T0 + REPEAT, REPEAT);
+    assert.deepEqual(
+      out.transitions.map((t) => [t.kind, t.snapshot.rule]),
+      [['repeat', 'r']],
+    );
+    assert.deepEqual(
+      out.state.get('a')?.instances.map((i) => [i.rule, i.state, i.last_notified_at]),
+      [
+        ['r', 'firing', T0 + REPEAT],
+        ['slow', 'pending', null],
+      ],
+    );
+    const onlyPending: EngineState = new Map([['a', firing('a', T0, [slow])]]);
+    assert.equal(nextRepeatAt(onlyPending, REPEAT), null);
+  });
+
+  test('reconcile with nothing to change changes nothing; the first rule of a name wins', () => {
+    const state = firingState();
+    const same = reconcile(
+      state,
+      [r],
+      [
+        { name: 'a', labels: {} },
+        { name: 'b', labels: {} },
+      ],
+      T0,
+    );
+    assert.deepEqual([same.changed, same.transitions], [false, []]);
+    const critical = { ...r, severity: 'critical' as const };
+    const out = reconcile(state, [critical, r], [{ name: 'a', labels: {} }], T0);
+    assert.equal(out.state.get('a')?.instances[0]?.severity, 'critical');
+  });
+
+  test('reconcile reports a removed instance, and a removed mailbox alone, as a change', () => {
+    const state = firingState();
+    const both = [
+      { name: 'a', labels: {} },
+      { name: 'b', labels: {} },
+    ];
+    assert.equal(reconcile(state, [], both, T0).changed, true, 'instances removed');
+    const pendingOnly: EngineState = new Map([['a', emptyMailboxState('a')]]);
+    assert.equal(reconcile(pendingOnly, [r], [], T0).changed, true, 'mailbox removed');
   });
 
   test('reconcile resolves firing instances of a removed rule and drops removed mailboxes', () => {
@@ -475,11 +604,7 @@ describe('evaluate, dueRepeats, reconcile on the whole state', () => {
 
   test('reconcile drops a pending instance quietly and refreshes a kept rule definition', () => {
     const slow = rule({ name: 'slow', metric: 'messages', op: '>', value: 0, for: 10 * SECOND });
-    let state: EngineState = new Map();
-    state = evaluate(state, ok('a', { messages: 1 }), [r, slow], {
-      nowMs: T0,
-      repeatIntervalMs: REPEAT,
-    }).state;
+    const state: EngineState = new Map([['a', firing('a', T0, [r, slow])]]);
     const critical = { ...r, severity: 'critical' as const, value: 5 };
     const out = reconcile(state, [critical], [{ name: 'a', labels: { team: 'x' } }], T0 + 1);
     assert.deepEqual(out.transitions, []);

@@ -7,10 +7,10 @@ import { pino } from 'pino';
 import {
   ALERT_STATE_FILE,
   createAlertStateStore,
-  JsonFileStore,
   type PersistedAlertState,
   parseAlertState,
 } from '../../../src/alerts/state-store.js';
+import { JsonFileStore } from '../../../src/json-file-store.js';
 import { T0 } from './helpers.js';
 
 let root: string;

@@ -6,8 +6,8 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { App } from '../../../src/app.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { FakeClock } from '../../fixtures/fake-clock.js';
 import { startFakePop3Server } from '../../fixtures/fake-pop3-server.js';
+import { GlobalFakeTime } from '../../fixtures/global-fake-time.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pop3-monitor-health-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,8 +32,14 @@ describe('App: /healthz follows the scheduler', { timeout: 30_000 }, () => {
       ].join('\n'),
       { env: {} },
     );
-    const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 30));
-    const app = new App(config, { version: 'test', clock, logger: pino({ level: 'silent' }) });
+    // node-cron fires the schedule: fake time on the globals drives it and the app's clock.
+    const time = new GlobalFakeTime(Date.UTC(2026, 0, 1, 12, 0, 30));
+    t.after(() => time.uninstall());
+    const app = new App(config, {
+      version: 'test',
+      clock: time.clock,
+      logger: pino({ level: 'silent' }),
+    });
     await app.start();
     t.after(() => app.stop());
     const healthz = async () => {
@@ -42,22 +48,25 @@ describe('App: /healthz follows the scheduler', { timeout: 30_000 }, () => {
       return [r.status, await r.text()];
     };
     // The start-up probe (within 10 s) and the one of the next minute.
-    await clock.advance(90_000);
+    await time.advance(90_000);
     assert.ok(server.totalConnections() >= 1, 'probed');
     assert.deepEqual(await healthz(), [200, 'ok\n']);
-    // Time passes and no timer fires: the minute schedule allows 2 minutes plus the
-    // probe's deadline and the probe watchdog's grace (10 s + 30 s).
-    clock.jump(150_000);
+    // Time passes and no timer fires. The last probe started or finished within the last
+    // minute (the schedule's), and the minute schedule allows 2 minutes plus the probe's
+    // deadline and the probe watchdog's grace (10 s + 30 s): 100 s on is at most 160 s idle.
+    time.setWallClock(time.now() + 100_000);
     assert.deepEqual(await healthz(), [200, 'ok\n']);
-    clock.jump(20_000);
+    time.setWallClock(time.now() + 70_000);
     const [status, body] = await healthz();
     assert.equal(status, 503);
-    assert.match(
-      String(body),
-      /^unhealthy: no probe started or finished for 1\d\ds since the last one \(expected within 160s\)\n$/,
-    );
+    const idle =
+      /^unhealthy: no probe started or finished for (\d+)s since the last one \(expected within 160s\)\n$/.exec(
+        String(body),
+      );
+    assert.ok(idle, String(body));
+    assert.ok(Number(idle[1]) >= 170 && Number(idle[1]) < 230, String(body));
     // The timers fire again: the next probe makes it healthy.
-    await clock.advance(60_000);
+    await time.advance(60_000);
     assert.deepEqual(await healthz(), [200, 'ok\n']);
   });
 });

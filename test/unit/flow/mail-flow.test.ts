@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FlowObservation } from '../../../src/alerts/rules.js';
-import type { StateStore } from '../../../src/alerts/state-store.js';
+import type { Clock } from '../../../src/clock.js';
 import type { LoopConfig } from '../../../src/config/schema.js';
 import type { FlowState, SeenUids } from '../../../src/flow/flow-store.js';
 import { MailFlow } from '../../../src/flow/mail-flow.js';
 import { probeHeaderValue } from '../../../src/flow/probe-header.js';
 import { SubmitError } from '../../../src/flow/smtp-submit.js';
+import type { StateStore } from '../../../src/json-file-store.js';
 import type { FlowMetrics } from '../../../src/metrics/flow-metrics.js';
 import type { ScannedMessage } from '../../../src/probe/new-messages.js';
 import type { ProbeResult } from '../../../src/probe/result.js';
 import { Secret } from '../../../src/secret.js';
 import { FakeClock } from '../../fixtures/fake-clock.js';
+import { GlobalFakeTime } from '../../fixtures/global-fake-time.js';
 import { exampleMailboxConfig } from '../../fixtures/mailbox-config.js';
 
 const T0 = Date.UTC(2026, 2, 2, 10);
@@ -44,8 +46,11 @@ const silent = { info() {}, warn() {}, debug() {}, error() {} };
 function setup(
   state = new MemoryStore<FlowState>(),
   seen = new Map<string, MemoryStore<SeenUids>>(),
+  /** The flow's clock; FakeClock by default (returned as `clock`). */
+  given?: Clock,
 ) {
-  const clock = new FakeClock(T0);
+  const fake = new FakeClock(T0);
+  const clock = given ?? fake;
   const calls: string[] = [];
   const observations: FlowObservation[] = [];
   const submitted: { seq: number; sent: number; pendingSaved: boolean }[] = [];
@@ -82,7 +87,7 @@ function setup(
     },
   });
   return {
-    clock,
+    clock: fake,
     flow,
     calls,
     observations,
@@ -224,5 +229,23 @@ describe('MailFlow: the shell around the loop decisions', () => {
     await s.flow.idle();
     assert.deepEqual([...(s.flow.planFor(MAILBOX)?.known ?? [])], ['a', 'b']);
     assert.deepEqual(s.seen.get('support')?.value, { version: 1, uids: ['a', 'b'] });
+  });
+
+  it("sends on its schedule (node-cron, through the scheduler's cron tasks); a reload moves it; stop() leaves no timer", async (t) => {
+    const time = new GlobalFakeTime(T0);
+    t.after(() => time.uninstall());
+    const s = setup(undefined, undefined, time.clock);
+    await s.flow.load([{ ...LOOP, schedule: '*/20 * * * * *' }], [MAILBOX]);
+    s.flow.start();
+    await time.advance(60_000);
+    const sent = () => s.submitted.map((x) => (x.sent - T0) / 1000);
+    assert.deepEqual(sent(), [20, 40, 60]);
+    s.flow.configure([{ ...LOOP, schedule: '*/30 * * * * *' }], [MAILBOX]);
+    await time.advance(60_000);
+    assert.deepEqual(sent(), [20, 40, 60, 90, 120]);
+    await s.flow.stop();
+    assert.equal(time.pending(), 0);
+    await time.advance(60_000);
+    assert.deepEqual(sent(), [20, 40, 60, 90, 120]);
   });
 });

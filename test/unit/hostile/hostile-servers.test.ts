@@ -18,7 +18,6 @@ import {
   manyMessages,
   tlsFixture,
 } from '../../fixtures/fake-pop3-server.js';
-import { RawClient } from '../../fixtures/raw-pop3-client.js';
 import {
   aliceMailbox,
   assertPhasesSane,
@@ -27,7 +26,8 @@ import {
   PASSWORD,
   ServerLedger,
   USER,
-} from '../probe/harness.js';
+} from '../../fixtures/probe-harness.js';
+import { RawClient } from '../../fixtures/raw-pop3-client.js';
 
 const unhandledRejections: unknown[] = [];
 const uncaughtExceptions: unknown[] = [];

@@ -147,7 +147,7 @@ describe('requestToken: how failures are classified', () => {
     );
     const error = await failure();
     assert.deepEqual(
-      [error.kind, error.oauthError, error.credentialsRefused, error.message],
+      [error.code, error.oauthError, error.credentialsRefused, error.message],
       [
         'oauth',
         'invalid_grant',
@@ -192,7 +192,7 @@ describe('requestToken: how failures are classified', () => {
     reply(200, 'text/html; charset=utf-8', '<html>log in to the wifi</html>');
     const error = await failure();
     assert.deepEqual(
-      [error.kind, error.message],
+      [error.code, error.message],
       ['invalid_response', `token endpoint ${url} answered HTTP 200 (text/html), not OAuth2 JSON`],
     );
   });
@@ -209,14 +209,14 @@ describe('requestToken: how failures are classified', () => {
   it('JSON without an access_token: an unusable token response', async () => {
     reply(200, 'application/json', '{"token_type":"Bearer"}');
     const error = await failure();
-    assert.equal(error.kind, 'invalid_response');
+    assert.equal(error.code, 'invalid_response');
     assert.match(error.message, /answered with an unusable token response: .*access_token/);
   });
 
   it('a token type other than Bearer is refused', async () => {
     reply(200, 'application/json', '{"access_token":"x","token_type":"mac"}');
     const error = await failure();
-    assert.equal(error.kind, 'invalid_response');
+    assert.equal(error.code, 'invalid_response');
   });
 
   it('no answer within the timeout: timeout, in seconds', async () => {
@@ -224,7 +224,7 @@ describe('requestToken: how failures are classified', () => {
     const started = performance.now();
     const error = await failure();
     assert.deepEqual(
-      [error.kind, error.message],
+      [error.code, error.message],
       ['timeout', `token endpoint ${url} did not answer within 2s`],
     );
     assert.ok(performance.now() - started < 3_000);

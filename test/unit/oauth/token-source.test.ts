@@ -169,7 +169,7 @@ describe('TokenSource', () => {
     const joiner = tokens.getToken(config(), 2_000);
     const gaveUp = assert.rejects(
       joiner,
-      (e: unknown) => e instanceof TokenError && e.kind === 'timeout',
+      (e: unknown) => e instanceof TokenError && e.code === 'timeout',
     );
     await clock.advance(2_000);
     await gaveUp;
@@ -241,7 +241,7 @@ describe('TokenSource', () => {
       tokens.getToken(cfg, 5_000),
       (e: unknown) =>
         e instanceof TokenError &&
-        e.kind === 'store' &&
+        e.code === 'store' &&
         e.message ===
           'the rotated refresh token could not be written to /tokens/user: permission denied (EACCES)',
     );

@@ -17,7 +17,7 @@ import {
   ServerLedger,
   startRecordingProxy,
   USER,
-} from '../probe/harness.js';
+} from '../../fixtures/probe-harness.js';
 
 const ledger = new ServerLedger();
 after(() => ledger.verify());

@@ -6,7 +6,6 @@ import { type FramerLimits, type Reply, ReplyFramer } from '../../../src/pop3/fr
 import {
   messageTimestamp,
   parseHeaderBlock,
-  parseListLines,
   parseStat,
   parseUidlLines,
 } from '../../../src/pop3/responses.js';
@@ -182,11 +181,10 @@ describe('parser properties', () => {
     }
   }
 
-  it('parseStat, parseListLines and parseUidlLines return or throw a protocol error', () => {
+  it('parseStat and parseUidlLines return or throw a protocol error', () => {
     fc.assert(
       fc.property(fc.array(text, { maxLength: 6 }), (lines) => {
         returnsOrProtocol(() => parseStat(lines[0] ?? ''));
-        returnsOrProtocol(() => parseListLines(lines));
         returnsOrProtocol(() => parseUidlLines(lines));
       }),
       params,

@@ -161,13 +161,10 @@ describe('ReplyFramer', () => {
     assert.equal(framer.buffered, 0);
   });
 
-  it('hands over bytes sent after a reply (STLS injection check)', () => {
+  it('counts the bytes sent after a reply (the STLS injection check refuses them)', () => {
     const framer = framerWith('+OK Begin TLS\r\nCAPA\r\n');
     assert.equal(framer.next(false)?.text, 'Begin TLS');
     assert.equal(framer.buffered, 6);
-    assert.equal(framer.takeBuffered().toString('latin1'), 'CAPA\r\n');
-    assert.equal(framer.buffered, 0);
-    assert.equal(framer.next(false), null);
   });
 
   it('refuses a status line that is not +OK, -ERR or +', () => {

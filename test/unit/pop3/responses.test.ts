@@ -9,7 +9,6 @@ import {
   messageTimestamp,
   parseCapa,
   parseHeaderBlock,
-  parseListLines,
   parseResponseCode,
   parseStat,
   parseUidlLines,
@@ -219,21 +218,6 @@ describe('parseStat', () => {
         error.command === 'STAT' &&
         error.message === 'malformed STAT reply: "nope"',
     );
-  });
-});
-
-describe('parseListLines', () => {
-  it('parses scan listings', () => {
-    assert.deepEqual(parseListLines(['1 120', '2 200 extra']), [
-      { n: 1, octets: 120 },
-      { n: 2, octets: 200 },
-    ]);
-    assert.deepEqual(parseListLines([]), []);
-  });
-
-  it('refuses malformed lines and message number 0', () => {
-    for (const line of ['1', 'x 1', '0 10', '1 -1', ''])
-      assertProtocol(() => parseListLines([line]));
   });
 });
 

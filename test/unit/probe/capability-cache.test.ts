@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseCapa } from '../../../src/pop3/responses.js';
 import { CapabilityCache } from '../../../src/probe/capability-cache.js';
 import { Secret } from '../../../src/secret.js';
 import { DEFAULT_CAPABILITIES, tlsFixture } from '../../fixtures/fake-pop3-server.js';
-import { mailboxFor, PASSWORD, ServerLedger, USER } from './harness.js';
+import { mailboxFor, PASSWORD, ServerLedger, USER } from '../../fixtures/probe-harness.js';
 
 const ledger = new ServerLedger();
 after(() => ledger.verify());
@@ -90,15 +98,14 @@ describe('CapabilityCache: the store', () => {
     assert.ok(cache.get('b') && cache.get('c'));
   });
 
-  it('persists through a file and reads it back in a new instance', () => {
+  it('persists through a file and reads it back in a new instance', async () => {
     const file = tempFile();
     const clock = manualClock();
     const first = new CapabilityCache({ file, now: clock.now });
     first.set('pop:110/starttls', BEFORE, AFTER);
     first.set('pop:995/implicit', AFTER, null);
-    first.save();
-    assert.ok(existsSync(file));
-    assert.ok(!existsSync(`${file}.tmp`), 'written through a temp file and renamed');
+    await first.save();
+    assert.deepEqual(readdirSync(dirname(file)), [basename(file)], 'no temp file left');
     const second = new CapabilityCache({ file, now: clock.now });
     assert.equal(second.size, 2);
     assert.deepEqual(second.get('pop:110/starttls'), { before: BEFORE, after: AFTER });
@@ -108,18 +115,18 @@ describe('CapabilityCache: the store', () => {
     assert.equal(new CapabilityCache({ file, now: clock.now }).get('pop:995/implicit'), undefined);
   });
 
-  it('writes only when something changed', () => {
+  it('writes only when something changed', async () => {
     const file = tempFile();
     const cache = new CapabilityCache({ file });
-    cache.save();
+    await cache.save();
     assert.ok(!existsSync(file), 'nothing to save yet');
     cache.set('k', BEFORE, null);
-    cache.save();
+    await cache.save();
     rmSync(file);
-    cache.save();
+    await cache.save();
     assert.ok(!existsSync(file), 'unchanged since the last save');
     cache.delete('k');
-    cache.save();
+    await cache.save();
     assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {});
   });
 

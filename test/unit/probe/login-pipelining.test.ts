@@ -8,7 +8,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { AuthMethod } from '../../../src/config/schema.js';
-import { aliceMailbox, mailboxFor, octets, PASSWORD, ServerLedger, USER } from './harness.js';
+import {
+  aliceMailbox,
+  mailboxFor,
+  octets,
+  PASSWORD,
+  ServerLedger,
+  USER,
+} from '../../fixtures/probe-harness.js';
 
 const ledger = new ServerLedger();
 after(() => ledger.verify());

@@ -8,7 +8,7 @@ import {
   makeMessage,
   startFakePop3Server,
 } from '../../fixtures/fake-pop3-server.js';
-import { mailboxFor, PASSWORD, USER } from './harness.js';
+import { mailboxFor, PASSWORD, USER } from '../../fixtures/probe-harness.js';
 
 function mailbox(count: number): FakeMailbox {
   const messages = Array.from({ length: count }, (_, i) =>

@@ -10,7 +10,6 @@ import {
   makeMessage,
   tlsFixture,
 } from '../../fixtures/fake-pop3-server.js';
-import { traceOf } from '../../fixtures/secret-trace.js';
 import {
   aliceMailbox,
   assertPhasesSane,
@@ -20,7 +19,8 @@ import {
   ServerLedger,
   startRecordingProxy,
   USER,
-} from './harness.js';
+} from '../../fixtures/probe-harness.js';
+import { traceOf } from '../../fixtures/secret-trace.js';
 
 const ledger = new ServerLedger();
 after(() => ledger.verify());

@@ -8,7 +8,7 @@ import {
   TEST_CA_PEM,
   tlsFixture,
 } from '../../fixtures/fake-pop3-server.js';
-import { aliceMailbox, mailboxFor } from './harness.js';
+import { aliceMailbox, mailboxFor } from '../../fixtures/probe-harness.js';
 
 describe('TLS session resumption between probes', () => {
   let server: FakePop3Server;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { secretMasker } from '../../../src/probe/redact.js';
 import type { ProbeResult } from '../../../src/probe/result.js';
 import {
   formatTranscript,
@@ -8,10 +7,16 @@ import {
   type Transcript,
   TranscriptRecorder,
 } from '../../../src/probe/transcript.js';
-import { Secret } from '../../../src/secret.js';
+import { Secret, secretMasker } from '../../../src/secret.js';
 import { makeMessage, tlsFixture } from '../../fixtures/fake-pop3-server.js';
+import {
+  aliceMailbox,
+  mailboxFor,
+  PASSWORD,
+  ServerLedger,
+  USER,
+} from '../../fixtures/probe-harness.js';
 import { traceOf } from '../../fixtures/secret-trace.js';
-import { aliceMailbox, mailboxFor, PASSWORD, ServerLedger, USER } from './harness.js';
 
 const ledger = new ServerLedger();
 after(() => ledger.verify());

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sameConfig } from '../../../src/schedule/same-config.js';
+import { sameConfig } from '../../../src/config/same-config.js';
 import { Secret } from '../../../src/secret.js';
 
 const base = () => ({

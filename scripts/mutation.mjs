@@ -1,0 +1,109 @@
+// Mutation testing of the pure cores with Stryker (`npm run test:mutation [-- TARGET...]`):
+// each target mutates a few source files and runs only the unit tests of their folder
+// (Stryker's command runner, on node:test), so a mutant costs one short test run. Not part
+// of `npm test`: it takes a while and is CPU heavy; it runs under `nice`, two mutants at a
+// time (MUTATION_CONCURRENCY to change). Prints the score per target and every surviving
+// mutant; reports/mutation/TARGET.json keeps the full result. Scores and the survivors
+// judged equivalent are in docs/MUTATION.md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Stryker } from '@stryker-mutator/core';
+
+const TARGETS = {
+  alerts: {
+    what: 'alert rules',
+    mutate: ['src/alerts/rules.ts', 'src/alerts/builtin-rules.ts'],
+    tests: 'test/unit/alerts/*.test.ts',
+  },
+  config: {
+    what: 'the config schema and durations',
+    mutate: ['src/config/schema.ts', 'src/config/duration.ts'],
+    tests: 'test/unit/config/*.test.ts',
+  },
+  pop3: {
+    what: 'the POP3 framer, reply parsers and mail-date parser',
+    mutate: ['src/pop3/framing.ts', 'src/pop3/responses.ts', 'src/pop3/mail-date.ts'],
+    tests: 'test/unit/pop3/*.test.ts',
+  },
+  schedule: {
+    what: 'the schedule (spread, limits, overlap, watchdog, node-cron tasks)',
+    mutate: ['src/schedule/*.ts'],
+    tests: 'test/unit/schedule/*.test.ts',
+  },
+  probe: {
+    what: 'redaction of probe results, and the probe gate (auth backoff, LOGIN-DELAY)',
+    mutate: ['src/probe/redact.ts', 'src/probe/gate.ts'],
+    tests: 'test/unit/probe/*.test.ts',
+  },
+  secret: {
+    what: 'the secret mask and the redaction algorithm',
+    mutate: ['src/secret.ts'],
+    tests: 'test/unit/*.test.ts',
+  },
+};
+
+const REPORTS = 'reports/mutation';
+
+const names = process.argv.slice(2);
+for (const name of names) {
+  if (!(name in TARGETS)) {
+    console.error(`unknown target ${name}; targets: ${Object.keys(TARGETS).join(', ')}`);
+    process.exit(2);
+  }
+}
+
+function summarize(results) {
+  const count = (...statuses) => results.filter((r) => statuses.includes(r.status)).length;
+  const detected = count('Killed', 'Timeout');
+  const undetected = count('Survived', 'NoCoverage');
+  return {
+    mutants: results.length,
+    killed: count('Killed'),
+    timeout: count('Timeout'),
+    survived: undetected,
+    invalid: count('CompileError', 'RuntimeError', 'Ignored'),
+    score: detected + undetected === 0 ? 100 : (100 * detected) / (detected + undetected),
+  };
+}
+
+mkdirSync(REPORTS, { recursive: true });
+const rows = [];
+for (const name of names.length > 0 ? names : Object.keys(TARGETS)) {
+  const target = TARGETS[name];
+  console.error(`mutation: ${name}: ${target.mutate.join(', ')} against ${target.tests}`);
+  const stryker = new Stryker({
+    testRunner: 'command',
+    commandRunner: { command: `node --import tsx --test ${target.tests}` },
+    mutate: target.mutate,
+    coverageAnalysis: 'off',
+    concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 2),
+    timeoutMS: 5_000,
+    timeoutFactor: 2,
+    reporters: ['progress'],
+    tempDirName: '.stryker-tmp',
+    ignorePatterns: ['dist', 'data', 'reports', 'bench/results', 'coverage'],
+    logLevel: 'warn',
+  });
+  const results = await stryker.runMutationTest();
+  writeFileSync(join(REPORTS, `${name}.json`), `${JSON.stringify(results, null, 1)}\n`);
+  const survivors = results
+    .filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')
+    .sort(
+      (a, b) =>
+        a.fileName.localeCompare(b.fileName) || a.location.start.line - b.location.start.line,
+    );
+  for (const s of survivors) {
+    const file = s.fileName.replace(`${process.cwd()}/`, '');
+    const where = `${file}:${s.location.start.line}:${s.location.start.column + 1}`;
+    console.log(`survived ${name} ${where} ${s.mutatorName}: ${JSON.stringify(s.replacement)}`);
+  }
+  rows.push({ name, what: target.what, ...summarize(results) });
+}
+
+console.log('\n| target | what | mutants | killed | timed out | survived | score |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows) {
+  console.log(
+    `| ${r.name} | ${r.what} | ${r.mutants} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.score.toFixed(1)}% |`,
+  );
+}

@@ -1,0 +1,147 @@
+import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
+import type { SchedulerLogger } from './types.js';
+
+/*
+ * node-cron fires the schedules: one task per distinct expression, shared by the mailboxes
+ * that use it (10,000 mailboxes on `*\/60 * * * * *` are one node-cron timer). What a
+ * match is (fields, day of month and day of week, time zone, daylight saving) is
+ * node-cron's, the parser the config is validated with. A late match (a busy event loop)
+ * still fires while the next has not come (node-cron never runs it later); matches a clock
+ * jumping ahead passed over are not replayed, but counted and logged. Tasks are unref'd.
+ */
+
+/** node-cron's next `count` matches from now, ms; none when it finds none within 100 years. */
+function nextRuns(task: ScheduledTask, count: number): number[] {
+  try {
+    return task.getNextRuns(count).map((date) => date.getTime());
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The next `count` matches of `expr` from now (ms), as node-cron fires them; none when
+ * node-cron cannot read the expression or finds no match.
+ */
+export function nextMatches(expr: string, count: number, timezone?: string): number[] {
+  let task: ScheduledTask;
+  try {
+    task = cron.createTask(expr, () => undefined, timezone ? { timezone } : {});
+  } catch {
+    return [];
+  }
+  try {
+    return nextRuns(task, count);
+  } finally {
+    void task.destroy();
+  }
+}
+
+interface Group<T> {
+  readonly task: ScheduledTask;
+  readonly members: Set<T>;
+  /** Matches passed over since the last one fired (logged with the next that fires). */
+  missed: number;
+}
+
+export interface CronTasksOptions<T> {
+  /** IANA zone for node-cron; default: the process's local time zone. */
+  timezone?: string | undefined;
+  logger: SchedulerLogger;
+  /** A match: `nextMs` is the match after it (Infinity when node-cron finds none). */
+  onMatch(members: ReadonlySet<T>, matchMs: number, nextMs: number): void;
+}
+
+export class CronTasks<T> {
+  readonly #options: CronTasksOptions<T>;
+  readonly #groups = new Map<string, Group<T>>();
+  readonly #cronLogger: CronLogger;
+  #running = false;
+
+  constructor(options: CronTasksOptions<T>) {
+    this.#options = options;
+    // What node-cron itself would print (a task that threw: ours never throw) goes to our log.
+    const warn = (m: string | Error, err?: Error) =>
+      options.logger.warn({ event: 'node_cron', err: err ?? m }, String(m));
+    this.#cronLogger = { info: warn, warn, error: warn, debug: () => {} };
+  }
+
+  /** Adds a member to the task of `expr`, creating it (started when we are) if needed. */
+  join(expr: string, member: T): void {
+    let group = this.#groups.get(expr);
+    if (group === undefined) {
+      group = { task: this.#create(expr), members: new Set(), missed: 0 };
+      this.#groups.set(expr, group);
+      if (this.#running) this.#start(expr, group);
+    }
+    group.members.add(member);
+  }
+
+  /** Removes a member; the task of an expression nobody uses any more is destroyed. */
+  leave(expr: string, member: T): void {
+    const group = this.#groups.get(expr);
+    if (group === undefined || !group.members.delete(member) || group.members.size > 0) return;
+    this.#groups.delete(expr);
+    void group.task.destroy();
+  }
+
+  start(): void {
+    this.#running = true;
+    for (const [expr, group] of this.#groups) this.#start(expr, group);
+  }
+
+  /** Destroys every task: no timer is left. */
+  stop(): void {
+    this.#running = false;
+    for (const group of this.#groups.values()) void group.task.destroy();
+    this.#groups.clear();
+  }
+
+  /** The time between the next two matches of `expr` from now; Infinity when there are none. */
+  intervalMs(expr: string): number {
+    const own = this.#groups.get(expr)?.task;
+    const [first, second] =
+      own === undefined ? nextMatches(expr, 2, this.#options.timezone) : nextRuns(own, 2);
+    return first !== undefined && second !== undefined ? second - first : Number.POSITIVE_INFINITY;
+  }
+
+  #create(expr: string): ScheduledTask {
+    const task = cron.createTask(expr, ({ date }) => this.#fire(expr, task, date.getTime()), {
+      timezone: this.#options.timezone,
+      logger: this.#cronLogger,
+      unref: true,
+      missedExecutionTolerance: Number.MAX_SAFE_INTEGER,
+    });
+    task.on('execution:missed', () => {
+      const group = this.#groups.get(expr);
+      if (group?.task === task) group.missed += 1;
+    });
+    return task;
+  }
+
+  #start(expr: string, group: Group<T>): void {
+    try {
+      void group.task.start();
+    } catch (err) {
+      // No match within node-cron's search horizon (100 years): only start-up probes.
+      this.#options.logger.warn(
+        { event: 'schedule_never_fires', schedule: expr, err },
+        'node-cron finds no time this schedule matches',
+      );
+    }
+  }
+
+  #fire(expr: string, task: ScheduledTask, matchMs: number): void {
+    const group = this.#groups.get(expr);
+    if (group?.task !== task) return;
+    if (group.missed > 0) {
+      this.#options.logger.info(
+        { event: 'schedule_slots_missed', schedule: expr, missed: group.missed },
+        'schedule matches passed while the clock jumped ahead or the process stalled',
+      );
+      group.missed = 0;
+    }
+    const next = nextRuns(task, 1)[0] ?? Number.POSITIVE_INFINITY;
+    this.#options.onMatch(group.members, matchMs, next);
+  }
+}
