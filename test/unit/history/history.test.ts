@@ -129,4 +129,14 @@ describe('ProbeHistory: transcripts', () => {
     }));
     assert.ok(packTranscript({ lines, omitted: 0 }).length < 400);
   });
+
+  it('a packed transcript holds only its own octets, not the 16 KiB output buffer of deflate', () => {
+    const packed = packTranscript(transcript(1));
+    // What stays alive with it: its backing store (shared with other small buffers when it
+    // comes from Node's 8 KiB pool), never the deflate call's whole output buffer.
+    assert.ok(
+      packed.buffer.byteLength <= 8 * 1024,
+      `backing store of ${packed.buffer.byteLength} octets for ${packed.length}`,
+    );
+  });
 });
