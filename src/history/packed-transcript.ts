@@ -64,8 +64,12 @@ export function packTranscript(transcript: Transcript): Buffer {
   for (const line of transcript.lines) text += `${line.at_ms}\t${line.dir}\t${line.text}\n`;
   // deflateRawSync answers with a view of its whole 16 KiB output buffer: kept as it is,
   // each transcript of 600 octets would hold 16 KiB outside the heap (10,000 mailboxes
-  // × 3 probes = 480 MB). A copy of the octets alone lets that buffer go.
-  return Buffer.from(deflateRawSync(text, { dictionary: DICTIONARY }));
+  // × 3 probes = 480 MB). A copy of its own (not a slice of Node's 8 KiB pool, which the
+  // other small buffers of a probe leave mostly empty) keeps only the octets.
+  const deflated = deflateRawSync(text, { dictionary: DICTIONARY });
+  const own = Buffer.allocUnsafeSlow(deflated.length);
+  deflated.copy(own);
+  return own;
 }
 
 export function unpackTranscript(packed: Buffer): Transcript {

@@ -132,10 +132,10 @@ describe('ProbeHistory: transcripts', () => {
 
   it('a packed transcript holds only its own octets, not the 16 KiB output buffer of deflate', () => {
     const packed = packTranscript(transcript(1));
-    // What stays alive with it: its backing store (shared with other small buffers when it
-    // comes from Node's 8 KiB pool), never the deflate call's whole output buffer.
-    assert.ok(
-      packed.buffer.byteLength <= 8 * 1024,
+    // What stays alive with it is its backing store: exactly its octets.
+    assert.equal(
+      packed.buffer.byteLength,
+      packed.length,
       `backing store of ${packed.buffer.byteLength} octets for ${packed.length}`,
     );
   });
