@@ -103,7 +103,7 @@ for (const name of names.length > 0 ? names : Object.keys(TARGETS)) {
     );
   for (const s of survivors) {
     const file = s.fileName.replace(`${process.cwd()}/`, '');
-    const where = `${file}:${s.location.start.line}:${s.location.start.column + 1}`;
+    const where = `${file}:${s.location.start.line}:${s.location.start.column}`;
     console.log(`survived ${name} ${where} ${s.mutatorName}: ${JSON.stringify(s.replacement)}`);
   }
   rows.push({ name, what: target.what, ...summarize(results) });
