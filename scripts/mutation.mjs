@@ -4,7 +4,9 @@
 // of `npm test`: it takes a while and is CPU heavy; it runs under `nice`, two mutants at a
 // time (MUTATION_CONCURRENCY to change). Prints the score per target and every surviving
 // mutant; reports/mutation/TARGET.json keeps the full result. Scores and the survivors
-// judged equivalent are in docs/MUTATION.md.
+// judged equivalent are in docs/MUTATION.md. MUTATION_FILES (comma-separated source files)
+// mutates only those files of the one target named, e.g. a part of a big target:
+// `MUTATION_FILES=src/pop3/mail-date.ts npm run test:mutation -- pop3`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
@@ -66,10 +68,16 @@ function summarize(results) {
   };
 }
 
+const only = process.env.MUTATION_FILES?.split(',').filter((f) => f !== '');
+if (only && names.length !== 1) {
+  console.error('MUTATION_FILES needs exactly one target');
+  process.exit(2);
+}
+
 mkdirSync(REPORTS, { recursive: true });
 const rows = [];
 for (const name of names.length > 0 ? names : Object.keys(TARGETS)) {
-  const target = TARGETS[name];
+  const target = only ? { ...TARGETS[name], mutate: only } : TARGETS[name];
   console.error(`mutation: ${name}: ${target.mutate.join(', ')} against ${target.tests}`);
   const stryker = new Stryker({
     testRunner: 'command',
@@ -85,7 +93,8 @@ for (const name of names.length > 0 ? names : Object.keys(TARGETS)) {
     logLevel: 'warn',
   });
   const results = await stryker.runMutationTest();
-  writeFileSync(join(REPORTS, `${name}.json`), `${JSON.stringify(results, null, 1)}\n`);
+  const report = only ? `${name}-${only.map((f) => f.replace(/^.*\//, '')).join('+')}` : name;
+  writeFileSync(join(REPORTS, `${report}.json`), `${JSON.stringify(results, null, 1)}\n`);
   const survivors = results
     .filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')
     .sort(
@@ -94,7 +103,7 @@ for (const name of names.length > 0 ? names : Object.keys(TARGETS)) {
     );
   for (const s of survivors) {
     const file = s.fileName.replace(`${process.cwd()}/`, '');
-    const where = `${file}:${s.location.start.line}:${s.location.start.column + 1}`;
+    const where = `${file}:${s.location.start.line}:${s.location.start.column}`;
     console.log(`survived ${name} ${where} ${s.mutatorName}: ${JSON.stringify(s.replacement)}`);
   }
   rows.push({ name, what: target.what, ...summarize(results) });

@@ -308,3 +308,57 @@ describe('ReplyFramer: per-reply caps and streamed blocks', () => {
     assert.ok(peak <= 256 * 1024, `buffer capacity reached ${peak} octets`);
   });
 });
+
+describe('ReplyFramer edges', () => {
+  it('keeps the buffered bytes when it compacts the buffer', () => {
+    const framer = framerWith('+OK 0');
+    for (let i = 0; i < 2000; i++) {
+      framer.push(bin(`\r\n+OK ${i + 1}`));
+      assert.equal(framer.next(false)?.text, String(i), `reply ${i}`);
+    }
+  });
+
+  it('keeps a buffer of up to 1 MiB once drained, and drops a larger one', () => {
+    const lines = (n: number) => `${'a'.repeat(998)}\r\n`.repeat(n);
+    const kept = framerWith(`+OK\r\n${lines(300)}.\r\n`); // 300 kB: 1 MiB of buffer
+    assert.equal(kept.next(true)?.lines?.length, 300);
+    assert.equal(kept.capacity, 1024 * 1024);
+    const dropped = framerWith(`+OK\r\n${lines(600)}.\r\n`); // 600 kB: 2 MiB of buffer
+    assert.equal(dropped.next(true)?.lines?.length, 600);
+    assert.equal(dropped.capacity, 0);
+  });
+
+  it('waits for a line one octet short of a limit without failing', () => {
+    assert.equal(framerWith('+OK 45678', { maxStatusBytes: 10 }).next(false), null);
+    const block = framerWith('+OK\r\nabc');
+    assert.equal(block.next(true, { maxBytes: 4 }), null);
+  });
+
+  it('turns an error thrown by onLine into a protocol error, and stays failed', () => {
+    const framer = framerWith('+OK\r\nline\r\n.\r\n');
+    const cause = new Error('consumer broke');
+    const onLine = () => {
+      throw cause;
+    };
+    for (let i = 0; i < 2; i++) {
+      assert.throws(
+        () => framer.next(true, { onLine }),
+        (error: unknown) =>
+          error instanceof Pop3Error &&
+          error.code === 'protocol' &&
+          error.message === 'reply framing failed' &&
+          error.cause === cause,
+      );
+    }
+  });
+
+  it('takes a bare +OK, strips every leading blank, and quotes at most 200 characters of a bad status', () => {
+    assert.deepEqual(framerWith('+OK\r\n').next(false)?.text, '');
+    assert.equal(framerWith('+OK \t two\r\n').next(false)?.text, 'two');
+    assert.equal(framerWith('-ERR\tx\r\n').next(false)?.text, 'x');
+    assert.throws(
+      () => framerWith(`${'x'.repeat(300)}\r\n`).next(false),
+      (error: unknown) => error instanceof Pop3Error && error.response === 'x'.repeat(200),
+    );
+  });
+});

@@ -5,12 +5,14 @@ import {
   apopTimestamp,
   emptyCapabilities,
   type Header,
+  MAX_HEADER_CHARS,
   MAX_HEADERS,
   messageTimestamp,
   parseCapa,
   parseHeaderBlock,
   parseResponseCode,
   parseStat,
+  parseUidlLine,
   parseUidlLines,
   reasonForErr,
 } from '../../../src/pop3/responses.js';
@@ -42,6 +44,11 @@ describe('parseResponseCode', () => {
     assert.deepEqual(parseResponseCode('[IN USE] x'), { code: null, text: '[IN USE] x' });
     assert.deepEqual(parseResponseCode('[IN-USE x'), { code: null, text: '[IN-USE x' });
     assert.deepEqual(parseResponseCode('text [AUTH]'), { code: null, text: 'text [AUTH]' });
+    assert.deepEqual(parseResponseCode('x[AUTH] y'), { code: null, text: 'x[AUTH] y' });
+  });
+
+  it('allows blanks before the code', () => {
+    assert.deepEqual(parseResponseCode(' \t[AUTH] bad'), { code: 'AUTH', text: 'bad' });
   });
 });
 
@@ -158,6 +165,13 @@ describe('parseCapa', () => {
     assert.deepEqual(caps.lines, ['SASL PLAIN', 'SASL XOAUTH2 plain', 'UIDL', 'uidl']);
   });
 
+  it('splits words on runs of blanks, trims every trailing blank, and takes EXPIRE alone as unknown', () => {
+    const caps = parseCapa(['SASL PLAIN \t LOGIN', 'USER \t ', 'EXPIRE']);
+    assert.deepEqual(caps.sasl, ['PLAIN', 'LOGIN']);
+    assert.deepEqual(caps.lines, ['SASL PLAIN \t LOGIN', 'USER', 'EXPIRE']);
+    assert.equal(caps.expire, null);
+  });
+
   it('reads at most 1000 lines', () => {
     const lines = Array.from({ length: 1500 }, (_, i) => `X-CAP-${i}`);
     lines.push('STLS');
@@ -221,7 +235,32 @@ describe('parseStat', () => {
   });
 });
 
+describe('malformed replies', () => {
+  it('quote at most 80 characters of the reply in the error', () => {
+    assert.throws(
+      () => parseStat('x'.repeat(200)),
+      (error: unknown) =>
+        error instanceof Pop3Error && error.message === `malformed STAT reply: "${'x'.repeat(80)}"`,
+    );
+  });
+});
+
 describe('parseUidlLines', () => {
+  it('accepts runs of blanks between the number and the uid', () => {
+    assert.deepEqual(parseUidlLine('1 \t abc'), { n: 1, uid: 'abc' });
+  });
+
+  it('names the command and the line in its error', () => {
+    assert.throws(
+      () => parseUidlLine('0 abc'),
+      (error: unknown) =>
+        error instanceof Pop3Error &&
+        error.code === 'protocol' &&
+        error.command === 'UIDL' &&
+        error.message === 'malformed UIDL line: "0 abc"',
+    );
+  });
+
   it('parses the RFC 1939 example', () => {
     assert.deepEqual(parseUidlLines(['1 whqtswO00WBw418f9t5JxYwZ', '2 QhdPYR:00WBw1Ph7x7']), [
       { n: 1, uid: 'whqtswO00WBw418f9t5JxYwZ' },
@@ -287,6 +326,21 @@ describe('parseHeaderBlock', () => {
     ]);
   });
 
+  it('skips a line without a colon', () => {
+    assert.deepEqual(parseHeaderBlock(['Subject: x', 'garbage', 'To: y']), [
+      { name: 'Subject', value: 'x' },
+      { name: 'To', value: 'y' },
+    ]);
+  });
+
+  it('caps a value at MAX_HEADER_CHARS, on one line or folded', () => {
+    const [long] = parseHeaderBlock([`X:${'v'.repeat(70_000)}`]);
+    assert.equal(long?.value.length, MAX_HEADER_CHARS);
+    const fold = ` ${'w'.repeat(40_000)}`;
+    const [folded] = parseHeaderBlock(['X: a', fold, fold, fold]);
+    assert.equal(folded?.value.length, MAX_HEADER_CHARS - 1); // the leading blank trimmed
+  });
+
   it('stops after 1000 headers', () => {
     const lines = Array.from({ length: 1200 }, (_, i) => `X-${i}: v`);
     const headers = parseHeaderBlock(lines);
@@ -321,6 +375,17 @@ describe('messageTimestamp', () => {
   it('reads the asctime and ISO 8601 forms some mailers write', () => {
     assert.equal(messageTimestamp([at('Date', 'Tue Jul  1 10:52:37 2003')]), 1057056757);
     assert.equal(messageTimestamp([at('Date', '2003-07-01T10:52:37+02:00')]), 1057049557);
+  });
+
+  it('finds Date: among other fields', () => {
+    assert.equal(
+      messageTimestamp([at('Subject', 'hi'), at('Date', 'Tue, 1 Jul 2003 10:52:37 +0200')]),
+      1057049557,
+    );
+  });
+
+  it('reads a Received: date only after a semicolon', () => {
+    assert.equal(messageTimestamp([at('Received', 'Tue, 1 Jul 2003 00:00:00 +0000')]), null);
   });
 
   it('falls back to the first Received: when Date: is absent or unreadable', () => {
