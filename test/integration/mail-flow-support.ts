@@ -44,21 +44,7 @@ export async function flowFixture(t: TestContext): Promise<FlowFixture> {
   };
 }
 
-/** A mailbox entry for a test user on the real Dovecot (STLS, the test CA), probed every second. */
-export function dovecotMailbox(name: string, user: TestUser, extra: Record<string, unknown> = {}) {
-  return {
-    name,
-    host: DOVECOT.host,
-    port: DOVECOT.plainPort,
-    tls: 'starttls',
-    tls_ca_file: DOVECOT.caFile,
-    username: USERS[user].user,
-    password: USERS[user].password,
-    schedule: EVERY_SECOND,
-    timeout: '5s',
-    ...extra,
-  };
-}
+export { dovecotMailbox } from '../servers/env.js';
 
 /** The submission service of the test Postfix, as a loop's smtp: block. */
 export function submission(extra: Record<string, unknown> = {}): Record<string, unknown> {

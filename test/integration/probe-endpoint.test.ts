@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { aliceExpected, DOVECOT, USERS } from '../servers/env.js';
+import { aliceExpected, dovecotMailbox, USERS } from '../servers/env.js';
 import { freePort, prometheusPath, promtoolPath } from '../servers/tools.js';
 import { Daemon, parseExposition, stopAllDaemons } from './daemon-support.js';
 import { type Child, httpGet, REPO_ROOT, startChild, waitFor } from './shipping-support.js';
@@ -28,18 +28,11 @@ let promUrl = '';
 const dir = mkdtempSync(join(tmpdir(), 'pop3-probe-endpoint-'));
 
 function mailbox(name: string, user: 'alice' | 'empty', password?: string) {
-  return {
-    name,
-    host: DOVECOT.host,
-    port: DOVECOT.plainPort,
-    tls: 'starttls',
-    tls_ca_file: DOVECOT.caFile,
-    username: USERS[user].user,
+  return dovecotMailbox(name, user, {
     password: password ?? USERS[user].password,
     schedule: RARELY,
-    timeout: '5s',
     labels: { team: 'ops' },
-  };
+  });
 }
 
 interface Series {

@@ -16,7 +16,7 @@ import type { Page } from 'playwright-core';
 import { type Browser, openBrowser } from '../fixtures/browser.js';
 import { type FakePop3Server, startFakePop3Server } from '../fixtures/fake-pop3-server.js';
 import { traceOf } from '../fixtures/secret-trace.js';
-import { aliceExpected, DOVECOT, USERS } from '../servers/env.js';
+import { aliceExpected, DOVECOT, dovecotMailbox, USERS } from '../servers/env.js';
 import { Daemon, type Scrape, stopAllDaemons } from './daemon-support.js';
 import { REPO_ROOT } from './shipping-support.js';
 
@@ -28,19 +28,11 @@ const HOSTILE_ERR = '-ERR [AUTH] <script>document.title="pwned-reply"</script>';
 const SCHEDULE = '*/2 * * * * *';
 
 function dovecot(name: string, user: 'alice' | 'empty', extra: Record<string, unknown> = {}) {
-  return {
-    name,
-    host: DOVECOT.host,
-    port: DOVECOT.plainPort,
-    tls: 'starttls',
-    tls_ca_file: DOVECOT.caFile,
-    username: USERS[user].user,
-    password: USERS[user].password,
+  return dovecotMailbox(name, user, {
     schedule: SCHEDULE,
-    timeout: '5s',
     labels: { env: 'prod', team: 'ops' },
     ...extra,
-  };
+  });
 }
 
 let daemon: Daemon;

@@ -147,6 +147,29 @@ export const USERS: Record<TestUser, { user: string; password: string }> = {
   watched: credentials('watched'),
 };
 
+/**
+ * A config entry for a test user's mailbox on the real Dovecot (STLS, the test CA), probed
+ * every second unless `extra` says otherwise; `extra` overrides any field.
+ */
+export function dovecotMailbox(
+  name: string,
+  user: TestUser,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    name,
+    host: DOVECOT.host,
+    port: DOVECOT.plainPort,
+    tls: 'starttls',
+    tls_ca_file: DOVECOT.caFile,
+    username: USERS[user].user,
+    password: USERS[user].password,
+    schedule: '* * * * * *',
+    timeout: '5s',
+    ...extra,
+  };
+}
+
 /** Messages in the `many` mailbox; message n has `Subject: Message n of 500`. */
 export const MANY_COUNT = 500;
 
