@@ -13,15 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
-import { createMetrics } from '../src/metrics/metrics.js';
-import { PHASES } from '../src/probe/result.js';
 import { startHttpServer } from '../src/web/server.js';
 import { loadWebConfig, type WebSettings } from '../src/web/web-config-load.js';
-import { exampleMailboxConfig } from '../test/fixtures/mailbox-config.js';
-import { webBackend } from '../test/fixtures/web-backend.js';
 import { tlsFile } from '../test/fixtures/web-tls.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { runMain } from './lib/main.js';
+import { fleetMetrics, metricsBackend } from './lib/metrics-fleet.js';
 import { fmt, markdownTable, median } from './lib/stats.js';
 
 const run = promisify(execFile);
@@ -35,33 +32,6 @@ interface Scenario {
   client: boolean;
   keepAlive: boolean;
   cache: boolean;
-}
-
-function metricsOf(n: number) {
-  const metrics = createMetrics({ version: 'bench', defaultMetrics: false });
-  const boxes = Array.from({ length: n }, (_, i) =>
-    exampleMailboxConfig(`mbx-${String(i).padStart(4, '0')}`, { host: `pop${i % 4}.example.com` }),
-  );
-  metrics.setMailboxes(boxes);
-  for (const box of boxes) {
-    metrics.recordProbe({
-      mailbox: box.name,
-      success: true,
-      messages: 3,
-      size_bytes: 1208,
-      phases: Object.fromEntries(PHASES.map((p) => [p, 0.004])),
-      capabilities: [],
-      error: null,
-      started_at: 1_767_601_800,
-      uidl_count: 3,
-      oldest_message_timestamp: 1_767_601_800,
-      tls: null,
-      auth_method: 'plain',
-      login_delay_seconds: null,
-      pipelined: true,
-    } as unknown as Parameters<typeof metrics.recordProbe>[0]);
-  }
-  return metrics;
 }
 
 /** `scrapes` GETs of /metrics by one curl process; our CPU and curl's wall time, per scrape. */
@@ -163,7 +133,12 @@ async function main(argv: string[]): Promise<void> {
       cache: false,
     },
   ];
-  const metrics = metricsOf(Number(values.mailboxes));
+  const metrics = fleetMetrics({
+    mailboxes: Number(values.mailboxes),
+    hosts: 4,
+    tls: false,
+    defaultMetrics: false,
+  });
   const load = machineInfo().loadAvg1;
   const rows: string[][] = [];
   let baseline = Number.NaN;
@@ -172,7 +147,7 @@ async function main(argv: string[]): Promise<void> {
     const web: WebSettings | undefined = scenario.web ? loadWebConfig(scenario.web) : undefined;
     const http = await startHttpServer({
       listen: '127.0.0.1:0',
-      backend: webBackend({ exposition: () => metrics.exposition() }),
+      backend: metricsBackend(metrics),
       web,
       passwordCacheTtlMs: scenario.cache ? undefined : 0,
     });

@@ -13,19 +13,13 @@ import { parseArgs, promisify } from 'node:util';
 const run = promisify(execFile);
 
 import { gzipSync } from 'node:zlib';
-import { createMetrics } from '../src/metrics/metrics.js';
-import { PHASES } from '../src/probe/result.js';
 import { startHttpServer } from '../src/web/server.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
-import { exampleMailbox } from './lib/mailboxes.js';
 import { runMain } from './lib/main.js';
+import { fleetMetrics, metricsBackend } from './lib/metrics-fleet.js';
 import { fmt, markdownTable, median } from './lib/stats.js';
 
 /** The pages and /probe: this benchmark asks only /metrics. */
-function notServed(): never {
-  throw new Error('not served by the /metrics benchmark');
-}
-
 interface Sample {
   wallMs: number;
   cpuMs: number;
@@ -61,48 +55,11 @@ async function curlScrape(url: string, gzip: boolean): Promise<Sample> {
 }
 
 async function measure(n: number, rounds: number) {
-  const metrics = createMetrics({ version: 'bench' });
   // Implicit TLS on 8 servers, as the scale benchmark's fleet: 20 series per mailbox.
-  const boxes = Array.from({ length: n }, (_, i) =>
-    exampleMailbox(`mbx-${String(i).padStart(5, '0')}`, { host: `pop${i % 8}.example.com` }),
-  );
-  metrics.setMailboxes(boxes);
-  for (const box of boxes) {
-    metrics.recordProbe({
-      mailbox: box.name,
-      success: true,
-      messages: 3,
-      size_bytes: 1208,
-      phases: Object.fromEntries(PHASES.map((p) => [p, 0.004 + Math.random() * 0.01])),
-      capabilities: [],
-      error: null,
-      started_at: 1_767_601_800,
-      uidl_count: 3,
-      oldest_message_timestamp: 1_767_601_800,
-      tls: {
-        protocol: 'TLSv1.3',
-        cipher: 'TLS_AES_256_GCM_SHA384',
-        cert_expiry_timestamp: 1_800_000_000,
-        cert_subject: null,
-        cert_issuer: null,
-        resumed: false,
-      },
-      auth_method: 'plain',
-      login_delay_seconds: null,
-      pipelined: true,
-    });
-  }
+  const metrics = fleetMetrics({ mailboxes: n, hosts: 8, tls: true, spread: true });
   const http = await startHttpServer({
     listen: '127.0.0.1:0',
-    backend: {
-      exposition: () => metrics.exposition(),
-      isReady: () => true,
-      health: () => null,
-      reload: async () => ({ ok: true }),
-      status: notServed,
-      mailboxDetail: notServed,
-      probeNow: notServed,
-    },
+    backend: metricsBackend(metrics),
   });
   const url = `http://127.0.0.1:${http.address.port}/metrics`;
   const plain: Sample[] = [];
