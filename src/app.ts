@@ -401,7 +401,7 @@ export class App {
         health: () => this.health(),
         reload: () => this.reload(),
         heldBack: (name) => this.#heldBack(name),
-        runNow: async (name) => (await this.#scheduler.runNow([name]))[0],
+        runNow: (name) => this.#scheduler.runNow(name),
       }),
       auth:
         config.server.basic_auth || config.server.bearer_token
@@ -548,14 +548,8 @@ export class App {
       scheduler: previous.scheduler,
     };
     const mailboxes = this.#mailboxes(config);
-    // First the step that can still refuse the list (it checks everything before it
-    // changes anything), so a refusal leaves the old config running untouched.
-    try {
-      this.#scheduler.setMailboxes(mailboxes);
-      this.#watchMailboxes(mailboxes);
-    } catch (error) {
-      return this.#reloadFailed(error instanceof Error ? error.message : String(error));
-    }
+    this.#scheduler.setMailboxes(mailboxes);
+    this.#watchMailboxes(mailboxes);
     this.#config = config;
     this.#secrets = configSecrets(config);
     this.#capabilities.clear();

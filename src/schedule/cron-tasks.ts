@@ -1,5 +1,5 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
-import type { SchedulerLogger } from './types.js';
+import type { Logger } from 'pino';
 
 /*
  * node-cron fires the schedules: one task per distinct expression, shared by the mailboxes
@@ -10,30 +10,20 @@ import type { SchedulerLogger } from './types.js';
  * jumping ahead passed over are not replayed, but counted and logged. Tasks are unref'd.
  */
 
-/** node-cron's next `count` matches from now, ms; none when it finds none within 100 years. */
-function nextRuns(task: ScheduledTask, count: number): number[] {
-  try {
-    return task.getNextRuns(count).map((date) => date.getTime());
-  } catch {
-    return [];
-  }
-}
-
 /**
  * The next `count` matches of `expr` from now (ms), as node-cron fires them; none when
- * node-cron cannot read the expression or finds no match.
+ * node-cron cannot read the expression or finds no match within 100 years.
  */
 export function nextMatches(expr: string, count: number, timezone?: string): number[] {
-  let task: ScheduledTask;
   try {
-    task = cron.createTask(expr, () => undefined, timezone ? { timezone } : {});
+    const task = cron.createTask(expr, () => undefined, { timezone });
+    try {
+      return task.getNextRuns(count).map((date) => date.getTime());
+    } finally {
+      void task.destroy();
+    }
   } catch {
     return [];
-  }
-  try {
-    return nextRuns(task, count);
-  } finally {
-    void task.destroy();
   }
 }
 
@@ -47,7 +37,7 @@ interface Group<T> {
 export interface CronTasksOptions<T> {
   /** IANA zone for node-cron; default: the process's local time zone. */
   timezone?: string | undefined;
-  logger: SchedulerLogger;
+  logger: Pick<Logger, 'info' | 'warn'>;
   /** A match: `nextMs` is the match after it (Infinity when node-cron finds none). */
   onMatch(members: ReadonlySet<T>, matchMs: number, nextMs: number): void;
 }
@@ -99,9 +89,7 @@ export class CronTasks<T> {
 
   /** The time between the next two matches of `expr` from now; Infinity when there are none. */
   intervalMs(expr: string): number {
-    const own = this.#groups.get(expr)?.task;
-    const [first, second] =
-      own === undefined ? nextMatches(expr, 2, this.#options.timezone) : nextRuns(own, 2);
+    const [first, second] = nextMatches(expr, 2, this.#options.timezone);
     return first !== undefined && second !== undefined ? second - first : Number.POSITIVE_INFINITY;
   }
 
@@ -141,7 +129,7 @@ export class CronTasks<T> {
       );
       group.missed = 0;
     }
-    const next = nextRuns(task, 1)[0] ?? Number.POSITIVE_INFINITY;
+    const next = nextMatches(expr, 1, this.#options.timezone)[0] ?? Number.POSITIVE_INFINITY;
     this.#options.onMatch(group.members, matchMs, next);
   }
 }

@@ -1,11 +1,9 @@
-export type TicketStatus = 'new' | 'waiting' | 'running' | 'done' | 'cancelled';
-
 /** One unit of work waiting for, or holding, a slot. */
 export interface Ticket {
   /** Submission order: lower runs first. */
   readonly seq: number;
   readonly hostKey: string;
-  status: TicketStatus;
+  status: 'waiting' | 'running' | 'done' | 'cancelled';
   readonly run: () => void;
 }
 
@@ -45,22 +43,18 @@ export class DispatchQueue {
     return this.#waiting;
   }
 
-  ticket(hostKey: string, run: () => void): Ticket {
-    return { seq: this.#seq++, hostKey, status: 'new', run };
-  }
-
-  /** Queues the ticket; it may start (its `run` called) before this returns. */
-  submit(ticket: Ticket): void {
-    if (ticket.status !== 'new') return;
-    let lane = this.#lanes.get(ticket.hostKey);
+  /** Queues `run` for a slot; it may start (be called) before this returns. */
+  submit(hostKey: string, run: () => void): Ticket {
+    const ticket: Ticket = { seq: this.#seq++, hostKey, status: 'waiting', run };
+    let lane = this.#lanes.get(hostKey);
     if (lane === undefined) {
       lane = { running: 0, waiting: [] };
-      this.#lanes.set(ticket.hostKey, lane);
+      this.#lanes.set(hostKey, lane);
     }
-    ticket.status = 'waiting';
     lane.waiting.push(ticket);
     this.#waiting += 1;
     this.#pump();
+    return ticket;
   }
 
   /** A running ticket has finished: its slot goes to the next one. */

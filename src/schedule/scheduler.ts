@@ -1,24 +1,13 @@
-import cron from 'node-cron';
-import pino from 'pino';
+import { createHash } from 'node:crypto';
+import pino, { type Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
 import { sameConfig } from '../config/same-config.js';
 import type { MailboxConfig } from '../config/schema.js';
-import type { ProbeResult } from '../probe/result.js';
+import { CodedError } from '../errors.js';
+import type { ProbeResult, SkipReason } from '../probe/result.js';
 import { CronTasks } from './cron-tasks.js';
 import { DispatchQueue, type Ticket } from './dispatch-queue.js';
 import { type Due, type Sweep, startSweep } from './sweep.js';
-import {
-  DEFAULT_MAX_SPREAD_MS,
-  DEFAULT_WATCHDOG_GRACE_MS,
-  type ScheduledMailbox,
-  SchedulerError,
-  type SchedulerLogger,
-  type SchedulerOptions,
-  STARTUP_SPREAD_MS,
-  spreadFraction,
-} from './types.js';
-
-export * from './types.js';
 
 /*
  * The scheduler. node-cron decides when a schedule matches (cron-tasks.ts); this decides
@@ -42,6 +31,66 @@ export * from './types.js';
  *   `watchdogGraceMs` after `timeout`, its slot is released and its late result ignored.
  */
 
+/** What the scheduler reads of a mailbox; MailboxConfig has all of it. */
+export interface ScheduledMailbox {
+  name: string;
+  host: string;
+  port: number;
+  /** A node-cron expression. */
+  schedule: string;
+  /** The probe's own deadline, ms (the watchdog waits this plus a grace). */
+  timeout: number;
+}
+
+export type SchedulerLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
+
+export interface SchedulerOptions<M extends ScheduledMailbox = MailboxConfig> {
+  /**
+   * Timers of the spread and the watchdogs. node-cron reads the process clock (Date,
+   * setTimeout) itself, so this must be that clock: systemClock, or fake timers installed
+   * on the globals in tests.
+   */
+  clock: Clock;
+  /** config.scheduler.max_concurrent_probes and max_concurrent_per_host */
+  maxConcurrent: number;
+  maxPerHost: number;
+  /** Never throws by contract (probeMailbox); a breach is caught, logged, not reported. */
+  probe(mailbox: M): Promise<ProbeResult>;
+  /** `mailbox` is the config the probe ran with. */
+  onResult(result: ProbeResult, mailbox: M): void;
+  onSkip(mailbox: M, reason: SkipReason): void;
+  /** Asked before a scheduled probe (not runNow): a reason skips it (the probe gate). */
+  admit?(mailbox: M): SkipReason | null;
+  /** Once, when every mailbox has been attempted since start(): drives /readyz. */
+  onRoundComplete?(): void;
+  logger?: SchedulerLogger;
+  /** Default true. */
+  spread?: boolean;
+  /** IANA zone node-cron reads the fields in; default the process's local time zone. */
+  timezone?: string;
+  /** Upper bound of the spread window, so a daily 09:00 probe stays near 09:00. Default 5 min. */
+  maxSpreadMs?: number;
+  /** Default 30 s. */
+  watchdogGraceMs?: number;
+}
+
+export const DEFAULT_WATCHDOG_GRACE_MS = 30_000;
+export const DEFAULT_MAX_SPREAD_MS = 5 * 60_000;
+/** The start-up probe of a mailbox comes within this (or its window when shorter). */
+export const STARTUP_SPREAD_MS = 10_000;
+
+/** Misuse of the scheduler: an unknown name, a call after stop(). */
+export class SchedulerError extends CodedError<'unknown_mailbox' | 'stopped'> {}
+
+/**
+ * A stable position in [0, 1) for a mailbox name: the first 48 bits of its SHA-1. Pure, so
+ * the same name keeps its slot across restarts and instances; SHA-1 (not FNV) because
+ * names are often sequential (`box-1`, `box-2`) and FNV clusters those.
+ */
+export function spreadFraction(name: string): number {
+  return createHash('sha1').update(name, 'utf8').digest().readUIntBE(0, 6) / 2 ** 48;
+}
+
 interface Job<M> {
   readonly config: M;
   ticket: Ticket | null;
@@ -56,8 +105,6 @@ interface MailboxState<M> {
   readonly fraction: number;
   /** A new object when the mailbox changed: ticks made for the old one are stale. */
   config: M;
-  hostKey: string;
-  removed: boolean;
   job: Job<M> | null;
   /** Ticks of matches before this are dropped: they would follow the start-up tick closely. */
   notBefore: number;
@@ -74,7 +121,6 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   readonly #log: SchedulerLogger;
   readonly #spread: boolean;
   readonly #maxSpreadMs: number;
-  readonly #graceMs: number;
   readonly #cron: CronTasks<MailboxState<M>>;
   readonly #queue: DispatchQueue;
   #sweeps: Sweep[] = [];
@@ -92,7 +138,6 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     this.#log = options.logger ?? pino({ level: 'silent' });
     this.#spread = options.spread ?? true;
     this.#maxSpreadMs = options.maxSpreadMs ?? DEFAULT_MAX_SPREAD_MS;
-    this.#graceMs = options.watchdogGraceMs ?? DEFAULT_WATCHDOG_GRACE_MS;
     this.#cron = new CronTasks({
       timezone: options.timezone,
       logger: this.#log,
@@ -133,23 +178,8 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
    * probe gate's) carries over, and a changed one starts clean.
    */
   setMailboxes(mailboxes: readonly M[]): void {
-    const incoming = new Map<string, M>();
-    for (const mailbox of mailboxes) {
-      if (incoming.has(mailbox.name)) {
-        throw new SchedulerError(
-          'duplicate_mailbox',
-          `mailbox ${JSON.stringify(mailbox.name)} is listed twice`,
-        );
-      }
-      // Fail before changing anything: a bad expression must not half-apply a reload.
-      if (!cron.validate(mailbox.schedule)) {
-        throw new SchedulerError(
-          'invalid_schedule',
-          `not a valid cron expression: ${JSON.stringify(mailbox.schedule)}`,
-        );
-      }
-      incoming.set(mailbox.name, mailbox);
-    }
+    // The config has checked the names (unique) and the schedules (node-cron's validator).
+    const incoming = new Map(mailboxes.map((mailbox) => [mailbox.name, mailbox]));
     for (const state of [...this.#states.values()]) {
       if (!incoming.has(state.name)) this.#remove(state);
     }
@@ -182,23 +212,17 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   }
 
   /**
-   * Probes the named mailboxes (default all) now, through the same limits, ignoring their
-   * schedule and the gate; a mailbox whose probe is already queued or running joins it.
-   * Results are also reported through onResult. Resolves with the results in the order of
-   * the names; a probe that threw, or was cancelled by a reload or stop(), has none.
+   * Probes the mailbox now, through the same limits, ignoring its schedule and the gate; a
+   * probe of it already queued or running is joined. The result is also reported through
+   * onResult; none when the probe threw, or was cancelled by a reload or stop().
    */
-  async runNow(names?: readonly string[]): Promise<ProbeResult[]> {
+  async runNow(name: string): Promise<ProbeResult | undefined> {
     if (this.#stopped) throw new SchedulerError('stopped', 'runNow() after stop()');
-    const states = (names ?? [...this.#states.keys()]).map((name) => {
-      const state = this.#states.get(name);
-      if (state === undefined) {
-        throw new SchedulerError('unknown_mailbox', `no mailbox named ${JSON.stringify(name)}`);
-      }
-      return state;
-    });
-    const jobs = states.map((state) => state.job ?? this.#enqueue(state));
-    const results = await Promise.all(jobs.map((job) => job.done));
-    return results.filter((result): result is ProbeResult => result !== undefined);
+    const state = this.#states.get(name);
+    if (state === undefined) {
+      throw new SchedulerError('unknown_mailbox', `no mailbox named ${JSON.stringify(name)}`);
+    }
+    return (state.job ?? this.#enqueue(state)).done;
   }
 
   /**
@@ -223,8 +247,6 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
       name: mailbox.name,
       fraction: spreadFraction(mailbox.name),
       config: mailbox,
-      hostKey: hostKeyOf(mailbox.host),
-      removed: false,
       job: null,
       notBefore: Number.NEGATIVE_INFINITY,
     };
@@ -235,7 +257,6 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   #remove(state: MailboxState<M>): void {
     this.#states.delete(state.name);
     this.#cron.leave(state.config.schedule, state);
-    state.removed = true;
     this.#cancelQueued(state);
     this.#awaiting.delete(state.name);
   }
@@ -244,13 +265,8 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     this.#cron.leave(state.config.schedule, state);
     this.#cron.join(mailbox.schedule, state);
     state.config = mailbox;
-    state.hostKey = hostKeyOf(mailbox.host);
     // A queued probe would use the old config (and count against the old host).
     this.#cancelQueued(state);
-    this.#log.info(
-      { event: 'mailbox_rescheduled', mailbox: state.name, schedule: mailbox.schedule },
-      'mailbox changed: rescheduled',
-    );
   }
 
   /** Drops the mailbox's probe if it is still waiting for a slot. */
@@ -273,7 +289,7 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
 
   #sweep(ticks: Due<Tick<M>>[]): void {
     const sweep = startSweep(this.#clock, ticks, ({ state, config }) => {
-      if (!state.removed && config === state.config) this.#tick(state);
+      if (this.#states.get(state.name) === state && config === state.config) this.#tick(state);
     });
     this.#sweeps = [...this.#sweeps.filter((s) => !s.done), sweep];
   }
@@ -300,12 +316,8 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
 
   #tick(state: MailboxState<M>): void {
     const reason = state.job !== null ? 'overlap' : (this.#options.admit?.(state.config) ?? null);
-    if (reason === null) {
-      this.#enqueue(state);
-      return;
-    }
-    this.#log.debug({ event: 'probe_skipped', mailbox: state.name, reason }, 'probe skipped');
-    this.#safely('onSkip', state.name, () => this.#options.onSkip(state.config, reason));
+    if (reason === null) this.#enqueue(state);
+    else this.#safely('onSkip', state.name, () => this.#options.onSkip(state.config, reason));
   }
 
   /** A callback of the caller that throws is logged; the scheduler carries on. */
@@ -331,28 +343,22 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
       resolve,
     };
     state.job = job;
-    job.ticket = this.#queue.ticket(state.hostKey, () => this.#run(state, job));
-    this.#queue.submit(job.ticket);
+    job.ticket = this.#queue.submit(hostKeyOf(state.config.host), () => this.#run(state, job));
     return job;
   }
 
   #run(state: MailboxState<M>, job: Job<M>): void {
     const mailbox = state.name;
+    const graceMs = this.#options.watchdogGraceMs ?? DEFAULT_WATCHDOG_GRACE_MS;
     job.watchdog = this.#clock.setTimeout(() => {
-      job.watchdog = null;
-      if (job.settled) return;
       const fields = { event: 'probe_watchdog', mailbox, timeout_ms: job.config.timeout };
       this.#log.error(fields, 'probe did not settle by its deadline: abandoned');
       this.#complete(state, job, undefined);
-    }, job.config.timeout + this.#graceMs);
+    }, job.config.timeout + graceMs);
     job.watchdog.unref?.();
     // A synchronous throw becomes a rejection here.
     new Promise<ProbeResult>((resolve) => resolve(this.#options.probe(job.config))).then(
-      (result) => {
-        const valid = typeof result === 'object' && result !== null;
-        if (!valid) this.#log.error({ event: 'probe_bad_result', mailbox }, 'probe gave no result');
-        this.#complete(state, job, valid ? result : undefined);
-      },
+      (result) => this.#complete(state, job, result ?? undefined),
       (err: unknown) => {
         this.#log.error({ event: 'probe_threw', mailbox, err }, 'probe threw');
         this.#complete(state, job, undefined);
@@ -360,20 +366,14 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     );
   }
 
+  /** The probe settled, or was abandoned by the watchdog (then its late settling is ignored). */
   #complete(state: MailboxState<M>, job: Job<M>, result: ProbeResult | undefined): void {
-    if (job.settled) {
-      this.#log.warn(
-        { event: 'probe_settled_after_watchdog', mailbox: state.name },
-        'an abandoned probe settled; its result is ignored',
-      );
-      return;
-    }
+    if (job.settled) return;
     job.settled = true;
-    if (job.watchdog !== null) this.#clock.clearTimeout(job.watchdog);
-    job.watchdog = null;
+    this.#clock.clearTimeout(job.watchdog as TimerHandle);
     if (state.job === job) state.job = null;
     if (job.ticket !== null) this.#queue.finish(job.ticket);
-    if (!state.removed) {
+    if (this.#states.get(state.name) === state) {
       if (result !== undefined) {
         this.#safely('onResult', state.name, () => this.#options.onResult(result, job.config));
       }

@@ -9,9 +9,10 @@ function recorder(maxConcurrent: number, maxPerHost: number) {
   const started: string[] = [];
   const tickets = new Map<string, Ticket>();
   const submit = (name: string, host: string) => {
-    const ticket = queue.ticket(host, () => started.push(name));
-    tickets.set(name, ticket);
-    queue.submit(ticket);
+    tickets.set(
+      name,
+      queue.submit(host, () => started.push(name)),
+    );
   };
   const finish = (...names: string[]) => {
     for (const name of names) queue.finish(tickets.get(name) as Ticket);
@@ -68,12 +69,18 @@ describe('DispatchQueue', () => {
         fc.array(op, { maxLength: 200 }),
         (maxConcurrent, maxPerHost, ops) => {
           const queue = new DispatchQueue(maxConcurrent, maxPerHost);
-          const running: Ticket[] = [];
-          const waiting: Ticket[] = [];
+          // What the test knows of a ticket: its submission order and host (submit may run
+          // it before returning it).
+          type Entry = { seq: number; hostKey: string; ticket?: Ticket };
+          const running: Entry[] = [];
+          const waiting: Entry[] = [];
+          let submitted = 0;
           let lastStartedSeq = new Map<string, number>();
           for (const o of ops) {
             if (o.kind === 'submit') {
-              const ticket: Ticket = queue.ticket(`h${o.host}`, () => {
+              const ticket: Entry = { seq: submitted++, hostKey: `h${o.host}` };
+              waiting.push(ticket);
+              ticket.ticket = queue.submit(ticket.hostKey, () => {
                 const i = waiting.indexOf(ticket);
                 waiting.splice(i, 1);
                 // Oldest first: no older ticket whose host has room is still waiting.
@@ -91,14 +98,14 @@ describe('DispatchQueue', () => {
                 assert.ok((lastStartedSeq.get(ticket.hostKey) ?? -1) < ticket.seq);
                 lastStartedSeq = lastStartedSeq.set(ticket.hostKey, ticket.seq);
               });
-              waiting.push(ticket);
-              queue.submit(ticket);
+              assert.equal(ticket.ticket.seq, ticket.seq);
+              assert.equal(ticket.ticket.hostKey, ticket.hostKey);
             } else if (o.kind === 'finish' && running.length > 0) {
               const [ticket] = running.splice(o.pick % running.length, 1);
-              queue.finish(ticket as Ticket);
+              queue.finish(ticket?.ticket as Ticket);
             } else if (o.kind === 'cancel' && waiting.length > 0) {
               const [ticket] = waiting.splice(o.pick % waiting.length, 1);
-              assert.equal(queue.cancel(ticket as Ticket), true);
+              assert.equal(queue.cancel(ticket?.ticket as Ticket), true);
             }
             const perHost = new Map<string, number>();
             for (const t of running) perHost.set(t.hostKey, (perHost.get(t.hostKey) ?? 0) + 1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { spreadFraction } from '../../../src/schedule/types.js';
+import { spreadFraction } from '../../../src/schedule/scheduler.js';
 
 describe('spreadFraction', () => {
   it('keeps a name at the same place across restarts (pinned values)', () => {

@@ -1,49 +1,48 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  expectedGapMs,
-  longestGapMs,
-  ProgressWatchdog,
-  progressProblem,
-} from '../../../src/schedule/watchdog.js';
+import { expectedGapMs, longestGapMs, ProgressWatchdog } from '../../../src/schedule/watchdog.js';
 
 const MINUTE = 60_000;
 
-describe('progressProblem', () => {
-  const base = { startedAt: 0, lastProgressAt: null, expectedGapMs: MINUTE, slackMs: 40_000 };
+describe('ProgressWatchdog', () => {
+  /** A watchdog started at 0, with progress at `last` (none when null). */
+  const dog = (last: number | null) => {
+    const watchdog = new ProgressWatchdog();
+    watchdog.start(0);
+    if (last !== null) watchdog.progress(last);
+    return watchdog;
+  };
 
   it('healthy while progress came within twice the shortest interval plus the slack', () => {
-    assert.equal(progressProblem({ ...base, now: 160_000 }), null);
-    assert.equal(progressProblem({ ...base, now: 500_000, lastProgressAt: 340_000 }), null);
+    assert.equal(dog(null).problem(160_000, MINUTE, 40_000), null);
+    assert.equal(dog(340_000).problem(500_000, MINUTE, 40_000), null);
   });
 
   it('stuck past that, counting from the start when nothing ever progressed', () => {
     assert.equal(
-      progressProblem({ ...base, now: 160_001 }),
+      dog(null).problem(160_001, MINUTE, 40_000),
       'no probe started or finished for 160s since the start (expected within 160s)',
     );
     assert.equal(
-      progressProblem({ ...base, now: 600_000, lastProgressAt: 100_000 }),
+      dog(100_000).problem(600_000, MINUTE, 40_000),
       'no probe started or finished for 500s since the last one (expected within 160s)',
     );
   });
 
   it('no mailbox (or none whose schedule ever fires): nothing is expected', () => {
-    assert.equal(
-      progressProblem({ ...base, now: 1e12, expectedGapMs: Number.POSITIVE_INFINITY }),
-      null,
-    );
+    assert.equal(dog(null).problem(1e12, Number.POSITIVE_INFINITY, 0), null);
   });
-});
 
-describe('ProgressWatchdog', () => {
   it('says nothing before start; then reports the last progress', () => {
-    const dog = new ProgressWatchdog();
-    assert.equal(dog.problem(1e9, MINUTE, 0), null);
-    dog.start(0);
-    assert.match(dog.problem(121_000, MINUTE, 0) ?? '', /^no probe started or finished for 121s/);
-    dog.progress(100_000);
-    assert.equal(dog.problem(121_000, MINUTE, 0), null);
+    const watchdog = new ProgressWatchdog();
+    assert.equal(watchdog.problem(1e9, MINUTE, 0), null);
+    watchdog.start(0);
+    assert.match(
+      watchdog.problem(121_000, MINUTE, 0) ?? '',
+      /^no probe started or finished for 121s/,
+    );
+    watchdog.progress(100_000);
+    assert.equal(watchdog.problem(121_000, MINUTE, 0), null);
   });
 });
 
