@@ -85,7 +85,9 @@ for (const name of names.length > 0 ? names : Object.keys(TARGETS)) {
     mutate: target.mutate,
     coverageAnalysis: 'off',
     concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 2),
-    timeoutMS: 5_000,
+    // A mutant that runs past this is counted as caught (an endless loop); keep the machine
+    // otherwise idle, or a slow run of a good mutant counts too.
+    timeoutMS: Number(process.env.MUTATION_TIMEOUT_MS ?? 5_000),
     timeoutFactor: 2,
     reporters: ['progress'],
     tempDirName: '.stryker-tmp',

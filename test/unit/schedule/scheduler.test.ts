@@ -50,6 +50,8 @@ function setup(
     maxPerHost?: number;
     probe?: ProbeFn;
     admit?: (mailbox: TestMailbox) => SkipReason | null;
+    /** Every callback records its call, then throws (a bug in the caller). */
+    throwing?: boolean;
   } = {},
 ) {
   const time = new GlobalFakeTime(options.start ?? T0);
@@ -62,6 +64,9 @@ function setup(
   const skips: Array<{ name: string; at: number; reason: SkipReason }> = [];
   const rounds: number[] = [];
   const probe = options.probe ?? (async (m: TestMailbox) => ok(m.name));
+  const bug = () => {
+    if (options.throwing) throw new Error('callback bug');
+  };
   const scheduler = new Scheduler<TestMailbox>({
     clock: time.clock,
     maxConcurrent: options.maxConcurrent ?? 1000,
@@ -74,15 +79,33 @@ function setup(
       probes.push({ name: mailbox.name, at: time.now() - T0, mailbox });
       return probe(mailbox, time);
     },
-    onResult: (result, mailbox) =>
-      results.push({ name: mailbox.name, at: time.now() - T0, result, mailbox }),
-    onSkip: (mailbox, reason) => skips.push({ name: mailbox.name, at: time.now() - T0, reason }),
+    onResult: (result, mailbox) => {
+      results.push({ name: mailbox.name, at: time.now() - T0, result, mailbox });
+      bug();
+    },
+    onSkip: (mailbox, reason) => {
+      skips.push({ name: mailbox.name, at: time.now() - T0, reason });
+      bug();
+    },
     ...(options.admit === undefined ? {} : { admit: options.admit }),
-    onRoundComplete: () => rounds.push(time.now() - T0),
+    onRoundComplete: () => {
+      rounds.push(time.now() - T0);
+      bug();
+    },
   });
   const events = (event: string) => logs.filter((line) => line['event'] === event);
   const probeTimes = (name: string) => probes.filter((p) => p.name === name).map((p) => p.at);
   return { time, scheduler, logs, events, probes, probeTimes, results, skips, rounds };
+}
+
+/** Watches a promise without awaiting it: a test that awaits one that never settles hangs. */
+function watch<T>(promise: Promise<T>): { settled: boolean; value?: T } {
+  const state: { settled: boolean; value?: T } = { settled: false };
+  void promise.then((value) => {
+    state.settled = true;
+    state.value = value;
+  });
+  return state;
 }
 
 /** Stops the scheduler while time runs on, then checks that no timer is left. */
@@ -430,12 +453,19 @@ describe('Scheduler reload and shutdown', () => {
     h.scheduler.setMailboxes([box('a'), box('b')]);
     h.scheduler.start();
     await h.time.advance(1_000);
+    const queued = watch(h.scheduler.runNow('b'));
     let stopped = false;
     const stopping = h.scheduler.stop().then(() => {
       stopped = true;
     });
     assert.equal(h.scheduler.queued, 0);
-    await h.time.advance(3_999);
+    await h.time.advance(1);
+    assert.deepEqual(
+      queued,
+      { settled: true, value: undefined },
+      'the dropped probe has no result',
+    );
+    await h.time.advance(3_998);
     assert.equal(stopped, false);
     assert.equal(h.scheduler.inFlight, 1);
     await h.time.advance(1);
@@ -456,6 +486,59 @@ describe('Scheduler reload and shutdown', () => {
       (err: unknown) => err instanceof SchedulerError && err.code === 'stopped',
     );
     await assert.rejects(h.scheduler.runNow('a'), (err: unknown) => err instanceof SchedulerError);
+  });
+
+  it('drops the queued probe of a changed mailbox (runNow gets none) and probes it with the new config', async () => {
+    const h = setup({
+      maxConcurrent: 1,
+      probe: async (m, time) => {
+        await sleep(time, 5_000);
+        return ok(m.name);
+      },
+    });
+    h.scheduler.setMailboxes([box('a'), box('b')]);
+    h.scheduler.start();
+    const queued = watch(h.scheduler.runNow('b'));
+    assert.equal(h.scheduler.queued, 1);
+    h.scheduler.setMailboxes([box('a'), box('b', { host: 'other.example' })]);
+    await h.time.advance(1);
+    assert.deepEqual(queued, { settled: true, value: undefined });
+    await h.time.advance(20_000);
+    assert.deepEqual(
+      h.probes.map((p) => [p.name, p.mailbox.host, p.at]),
+      [
+        ['a', 'pop.example.com', 0],
+        ['b', 'other.example', 5_000],
+      ],
+    );
+    assert.deepEqual(
+      h.results.map((r) => [r.name, r.mailbox.host]),
+      [
+        ['a', 'pop.example.com'],
+        ['b', 'other.example'],
+      ],
+    );
+    await shutdown(h);
+  });
+
+  it('a name removed and added again starts clean: the old probe is not reported as the new one', async () => {
+    const h = setup({
+      probe: async (m, time) => {
+        await sleep(time, 5_000);
+        return ok(m.name, { messages: m.port });
+      },
+    });
+    h.scheduler.setMailboxes([box('a', { port: 1 })]);
+    h.scheduler.start();
+    await h.time.advance(1_000);
+    h.scheduler.setMailboxes([]);
+    h.scheduler.setMailboxes([box('a', { port: 2 })]);
+    await h.time.advance(10_000);
+    assert.deepEqual(
+      h.results.map((r) => [r.at, r.result.messages]),
+      [[6_000, 2]],
+    );
+    await shutdown(h);
   });
 });
 
@@ -526,6 +609,96 @@ describe('Scheduler reporting', () => {
       assert.deepEqual(h.probeTimes(name), [0, 60_000], name);
     assert.deepEqual(h.results, []);
     assert.equal(h.events('probe_threw').length, 4);
+    assert.equal(h.scheduler.inFlight, 0);
+    await shutdown(h);
+  });
+
+  it('in the first round, waits for a mailbox a reload adds before the round is done', async () => {
+    const h = setup({
+      probe: async (m, time) => {
+        await sleep(time, m.name === 'late' ? 8_000 : 5_000);
+        return ok(m.name);
+      },
+    });
+    h.scheduler.setMailboxes([box('a')]);
+    h.scheduler.start();
+    await h.time.advance(1_000);
+    h.scheduler.setMailboxes([box('a'), box('late')]);
+    await h.time.advance(4_000);
+    assert.deepEqual(h.probeTimes('late'), [1_000]);
+    assert.deepEqual(h.rounds, [], 'a is done, late is not');
+    await h.time.advance(4_000);
+    assert.deepEqual(h.rounds, [9_000]);
+    await shutdown(h);
+  });
+
+  it('logs a callback that throws and carries on scheduling', async () => {
+    // 'held' is probed at the start, then held back by the gate.
+    let asked = 0;
+    const h = setup({
+      throwing: true,
+      admit: (m) => (m.name === 'held' && asked++ > 0 ? 'auth_backoff' : null),
+    });
+    h.scheduler.setMailboxes([box('a'), box('held')]);
+    h.scheduler.start();
+    await h.time.advance(130_000);
+    assert.deepEqual(h.probeTimes('a'), [0, 60_000, 120_000]);
+    assert.deepEqual(
+      h.results.map((r) => [r.name, r.at]),
+      [
+        ['a', 0],
+        ['held', 0],
+        ['a', 60_000],
+        ['a', 120_000],
+      ],
+    );
+    assert.deepEqual(
+      h.skips.map((k) => k.at),
+      [60_000, 120_000],
+    );
+    assert.deepEqual(h.rounds, [0]);
+    const threw = h.events('callback_threw');
+    assert.deepEqual(
+      threw.map((e) => [e['callback'], e['mailbox'] ?? null]),
+      [
+        ['onResult', 'a'],
+        ['onResult', 'held'],
+        ['onRoundComplete', null],
+        ['onSkip', 'held'],
+        ['onResult', 'a'],
+        ['onSkip', 'held'],
+        ['onResult', 'a'],
+      ],
+    );
+    assert.equal((threw[0]?.['err'] as { message: string }).message, 'callback bug');
+    await shutdown(h);
+  });
+
+  it('ignores the result of a probe the watchdog abandoned, and counts its slot once', async () => {
+    let release = (_result: ProbeResult): void => {};
+    let calls = 0;
+    const h = setup({
+      maxConcurrent: 1,
+      probe: (m) => {
+        calls += 1;
+        if (calls === 1) return new Promise<ProbeResult>((resolve) => (release = resolve));
+        return Promise.resolve(ok(m.name));
+      },
+    });
+    h.scheduler.setMailboxes([box('slow', { timeout: 10_000 })]);
+    h.scheduler.start();
+    await h.time.advance(40_000);
+    assert.equal(h.scheduler.inFlight, 0);
+    assert.equal(h.events('probe_watchdog')[0]?.['timeout_ms'], 10_000);
+    release(ok('slow', { messages: 99 }));
+    await h.time.advance(1);
+    assert.equal(h.results.length, 0);
+    assert.equal(h.scheduler.inFlight, 0);
+    await h.time.advance(20_000);
+    assert.deepEqual(
+      h.results.map((r) => [r.at, r.result.messages]),
+      [[60_000, ok('slow').messages]],
+    );
     assert.equal(h.scheduler.inFlight, 0);
     await shutdown(h);
   });
