@@ -60,6 +60,15 @@ function secretOf(
   return value === undefined ? undefined : new Secret(value);
 }
 
+/** A `tls_ca_file:` (of a mailbox or an SMTP server): its certificates, read now, and its path. */
+function tlsCa(file: string | undefined, path: string, files: FileReader) {
+  if (file === undefined) return { tls_ca: undefined, tls_ca_file: undefined };
+  return {
+    tls_ca: files.certificates(joinPath(path, 'tls_ca_file'), file),
+    tls_ca_file: files.resolve(file),
+  };
+}
+
 function buildMailbox(m: MailboxData, path: string, files: FileReader): MailboxConfig {
   return {
     name: m.name,
@@ -74,11 +83,7 @@ function buildMailbox(m: MailboxData, path: string, files: FileReader): MailboxC
     schedule: m.schedule,
     timeout: m.timeout,
     tls: m.tls,
-    tls_ca:
-      m.tls_ca_file === undefined
-        ? undefined
-        : files.certificates(joinPath(path, 'tls_ca_file'), m.tls_ca_file),
-    tls_ca_file: m.tls_ca_file === undefined ? undefined : files.resolve(m.tls_ca_file),
+    ...tlsCa(m.tls_ca_file, path, files),
     tls_insecure: m.tls_insecure,
     tls_servername: m.tls_servername,
     auth: m.auth,
@@ -144,11 +149,7 @@ function buildSmtp(
     password: secretOf(smtp.password, smtp.password_file, path, files),
     password_file: smtp.password_file === undefined ? undefined : files.resolve(smtp.password_file),
     from: smtp.from,
-    tls_ca:
-      smtp.tls_ca_file === undefined
-        ? undefined
-        : files.certificates(joinPath(path, 'tls_ca_file'), smtp.tls_ca_file),
-    tls_ca_file: smtp.tls_ca_file === undefined ? undefined : files.resolve(smtp.tls_ca_file),
+    ...tlsCa(smtp.tls_ca_file, path, files),
     tls_insecure: smtp.tls_insecure,
     timeout: smtp.timeout,
   };
