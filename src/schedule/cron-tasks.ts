@@ -28,7 +28,7 @@ export function nextMatches(expr: string, count: number, timezone?: string): num
 }
 
 interface Group<T> {
-  readonly task: ScheduledTask;
+  task: ScheduledTask;
   readonly members: Set<T>;
   /** Matches passed over since the last one fired (logged with the next that fires). */
   missed: number;
@@ -60,9 +60,9 @@ export class CronTasks<T> {
   join(expr: string, member: T): void {
     let group = this.#groups.get(expr);
     if (group === undefined) {
-      group = { task: this.#create(expr), members: new Set(), missed: 0 };
+      group = this.#create(expr);
       this.#groups.set(expr, group);
-      if (this.#running) this.#start(expr, group);
+      if (this.#running) void group.task.start();
     }
     group.members.add(member);
   }
@@ -77,7 +77,7 @@ export class CronTasks<T> {
 
   start(): void {
     this.#running = true;
-    for (const [expr, group] of this.#groups) this.#start(expr, group);
+    for (const group of this.#groups.values()) void group.task.start();
   }
 
   /** Destroys every task: no timer is left. */
@@ -93,35 +93,23 @@ export class CronTasks<T> {
     return first !== undefined && second !== undefined ? second - first : Number.POSITIVE_INFINITY;
   }
 
-  #create(expr: string): ScheduledTask {
-    const task = cron.createTask(expr, ({ date }) => this.#fire(expr, task, date.getTime()), {
+  #create(expr: string): Group<T> {
+    const group = { members: new Set<T>(), missed: 0 } as Group<T>;
+    group.task = cron.createTask(expr, ({ date }) => this.#fire(expr, group, date.getTime()), {
       timezone: this.#options.timezone,
       logger: this.#cronLogger,
       unref: true,
       missedExecutionTolerance: Number.MAX_SAFE_INTEGER,
     });
-    task.on('execution:missed', () => {
-      const group = this.#groups.get(expr);
-      if (group?.task === task) group.missed += 1;
+    group.task.on('execution:missed', () => {
+      group.missed += 1;
     });
-    return task;
+    return group;
   }
 
-  #start(expr: string, group: Group<T>): void {
-    try {
-      void group.task.start();
-    } catch (err) {
-      // No match within node-cron's search horizon (100 years): only start-up probes.
-      this.#options.logger.warn(
-        { event: 'schedule_never_fires', schedule: expr, err },
-        'node-cron finds no time this schedule matches',
-      );
-    }
-  }
-
-  #fire(expr: string, task: ScheduledTask, matchMs: number): void {
-    const group = this.#groups.get(expr);
-    if (group?.task !== task) return;
+  #fire(expr: string, group: Group<T>, matchMs: number): void {
+    // node-cron runs a match asynchronously: one may come after leave() or stop() destroyed it.
+    if (this.#groups.get(expr) !== group) return;
     if (group.missed > 0) {
       this.#options.logger.info(
         { event: 'schedule_slots_missed', schedule: expr, missed: group.missed },

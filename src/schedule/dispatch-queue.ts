@@ -43,6 +43,11 @@ export class DispatchQueue {
     return this.#waiting;
   }
 
+  /** Hosts with a ticket running or waiting. */
+  get hosts(): number {
+    return this.#lanes.size;
+  }
+
   /** Queues `run` for a slot; it may start (be called) before this returns. */
   submit(hostKey: string, run: () => void): Ticket {
     const ticket: Ticket = { seq: this.#seq++, hostKey, status: 'waiting', run };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
 import { sameConfig } from '../config/same-config.js';
 import type { MailboxConfig } from '../config/schema.js';
@@ -62,8 +62,8 @@ export interface SchedulerOptions<M extends ScheduledMailbox = MailboxConfig> {
   /** Asked before a scheduled probe (not runNow): a reason skips it (the probe gate). */
   admit?(mailbox: M): SkipReason | null;
   /** Once, when every mailbox has been attempted since start(): drives /readyz. */
-  onRoundComplete?(): void;
-  logger?: SchedulerLogger;
+  onRoundComplete(): void;
+  logger: SchedulerLogger;
   /** Default true. */
   spread?: boolean;
   /** IANA zone node-cron reads the fields in; default the process's local time zone. */
@@ -88,7 +88,7 @@ export class SchedulerError extends CodedError<'unknown_mailbox' | 'stopped'> {}
  * names are often sequential (`box-1`, `box-2`) and FNV clusters those.
  */
 export function spreadFraction(name: string): number {
-  return createHash('sha1').update(name, 'utf8').digest().readUIntBE(0, 6) / 2 ** 48;
+  return createHash('sha1').update(name).digest().readUIntBE(0, 6) / 2 ** 48;
 }
 
 interface Job<M> {
@@ -125,17 +125,16 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   readonly #queue: DispatchQueue;
   #sweeps: Sweep[] = [];
   readonly #states = new Map<string, MailboxState<M>>();
-  /** Names not yet attempted since start(), while the first round is open. */
-  readonly #awaiting = new Set<string>();
+  /** Names not yet attempted since start(); null before start() and once the round is done. */
+  #awaiting: Set<string> | null = null;
   readonly #idleWaiters: Array<() => void> = [];
   #started = false;
   #stopped = false;
-  #roundDone = false;
 
   constructor(options: SchedulerOptions<M>) {
     this.#options = options;
     this.#clock = options.clock;
-    this.#log = options.logger ?? pino({ level: 'silent' });
+    this.#log = options.logger;
     this.#spread = options.spread ?? true;
     this.#maxSpreadMs = options.maxSpreadMs ?? DEFAULT_MAX_SPREAD_MS;
     this.#cron = new CronTasks({
@@ -189,7 +188,7 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
       if (state === undefined) {
         const added = this.#createState(mailbox);
         this.#states.set(added.name, added);
-        if (this.#started && !this.#roundDone) this.#awaiting.add(added.name);
+        this.#awaiting?.add(added.name);
         fresh.push(added);
       } else if (!sameConfig(state.config, mailbox)) {
         this.#change(state, mailbox);
@@ -205,7 +204,7 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     if (this.#stopped) throw new SchedulerError('stopped', 'start() after stop()');
     if (this.#started) return;
     this.#started = true;
-    for (const name of this.#states.keys()) this.#awaiting.add(name);
+    this.#awaiting = new Set(this.#states.keys());
     this.#cron.start();
     this.#startupTicks([...this.#states.values()]);
     this.#checkRound();
@@ -230,14 +229,10 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
    * (each has its own deadline). Leaves no timer behind.
    */
   stop(): Promise<void> {
-    if (!this.#stopped) {
-      this.#stopped = true;
-      this.#cron.stop();
-      for (const sweep of this.#sweeps) sweep.cancel();
-      for (const state of this.#states.values()) {
-        if (state.job !== null) this.#cancelQueued(state);
-      }
-    }
+    this.#stopped = true;
+    this.#cron.stop();
+    for (const sweep of this.#sweeps) sweep.cancel();
+    for (const state of this.#states.values()) this.#cancelQueued(state);
     if (this.#queue.running === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
@@ -258,7 +253,7 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     this.#states.delete(state.name);
     this.#cron.leave(state.config.schedule, state);
     this.#cancelQueued(state);
-    this.#awaiting.delete(state.name);
+    this.#awaiting?.delete(state.name);
   }
 
   #change(state: MailboxState<M>, mailbox: M): void {
@@ -273,7 +268,6 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
   #cancelQueued(state: MailboxState<M>): void {
     const job = state.job;
     if (job?.ticket == null || !this.#queue.cancel(job.ticket)) return;
-    job.settled = true;
     state.job = null;
     job.resolve(undefined);
   }
@@ -371,21 +365,21 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
     if (job.settled) return;
     job.settled = true;
     this.#clock.clearTimeout(job.watchdog as TimerHandle);
-    if (state.job === job) state.job = null;
-    if (job.ticket !== null) this.#queue.finish(job.ticket);
+    state.job = null;
+    this.#queue.finish(job.ticket as Ticket);
     if (this.#states.get(state.name) === state) {
       if (result !== undefined) {
         this.#safely('onResult', state.name, () => this.#options.onResult(result, job.config));
       }
-      if (this.#awaiting.delete(state.name)) this.#checkRound();
+      if (this.#awaiting?.delete(state.name)) this.#checkRound();
     }
     job.resolve(result);
     if (this.#queue.running === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   #checkRound(): void {
-    if (!this.#started || this.#roundDone || this.#awaiting.size > 0) return;
-    this.#roundDone = true;
-    this.#safely('onRoundComplete', undefined, () => this.#options.onRoundComplete?.());
+    if (this.#awaiting?.size !== 0) return;
+    this.#awaiting = null;
+    this.#safely('onRoundComplete', undefined, () => this.#options.onRoundComplete());
   }
 }

@@ -42,12 +42,8 @@ export class ProgressWatchdog {
  */
 export function longestGapMs(schedule: string, timezone?: string): number {
   const runs = nextMatches(schedule, 10, timezone);
-  let longest = Number.POSITIVE_INFINITY;
-  for (let i = 1; i < runs.length; i++) {
-    const gap = (runs[i] as number) - (runs[i - 1] as number);
-    longest = i === 1 ? gap : Math.max(longest, gap);
-  }
-  return longest;
+  const gaps = runs.slice(1).map((run, i) => run - (runs[i] as number));
+  return gaps.length > 0 ? Math.max(...gaps) : Number.POSITIVE_INFINITY;
 }
 
 /** The gap within which some mailbox of `schedules` runs: the shortest of their longest gaps. */

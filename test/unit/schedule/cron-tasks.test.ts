@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import cron from 'node-cron';
 import { CronTasks, nextMatches } from '../../../src/schedule/cron-tasks.js';
 import { GlobalFakeTime } from '../../fixtures/global-fake-time.js';
 
@@ -11,13 +12,14 @@ const MINUTE = 60 * SECOND;
 interface Logged {
   level: string;
   fields: Record<string, unknown>;
+  msg: string;
 }
 
 function recordingLogger(into: Logged[]) {
   const at =
     (level: string) =>
-    (fields: unknown): void => {
-      into.push({ level, fields: fields as Record<string, unknown> });
+    (fields: unknown, msg?: string): void => {
+      into.push({ level, fields: fields as Record<string, unknown>, msg: msg ?? '' });
     };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
@@ -34,15 +36,17 @@ afterEach(() => {
   time = null;
 });
 
-function setup(timezone = 'UTC') {
+function setup(timezone = 'UTC', onMatch?: () => void) {
   time = new GlobalFakeTime(T0);
   const logged: Logged[] = [];
   const matches: Match[] = [];
   const tasks = new CronTasks<string>({
     timezone,
     logger: recordingLogger(logged),
-    onMatch: (members, matchMs, nextMs) =>
-      matches.push({ members: [...members].sort(), matchMs, nextMs }),
+    onMatch: (members, matchMs, nextMs) => {
+      matches.push({ members: [...members].sort(), matchMs, nextMs });
+      onMatch?.();
+    },
   });
   return { time, tasks, logged, matches };
 }
@@ -62,6 +66,12 @@ describe('nextMatches', () => {
     // Noon in Berlin is 11:00 UTC in January; noon in UTC is 12:00.
     assert.deepEqual(nextMatches('0 0 12 * * *', 1, 'Europe/Berlin'), [Date.UTC(2026, 0, 5, 11)]);
     assert.deepEqual(nextMatches('0 0 12 * * *', 1, 'UTC'), [Date.UTC(2026, 0, 5, 12)]);
+  });
+
+  it('leaves no task behind in node-cron (its registry keeps every task until destroyed)', () => {
+    const before = cron.getTasks().size;
+    assert.equal(nextMatches('*/5 * * * * *', 3).length, 3);
+    assert.equal(cron.getTasks().size, before);
   });
 
   it('none for an expression node-cron cannot read', () => {
@@ -150,6 +160,50 @@ describe('CronTasks', () => {
     const missed = logged.filter((l) => l.fields.event === 'schedule_slots_missed');
     assert.equal(missed.length, 1);
     assert.ok((missed[0]?.fields.missed as number) >= 1, JSON.stringify(missed[0]?.fields));
+    assert.equal(missed[0]?.fields.schedule, '0 * * * * *');
+    assert.equal(
+      missed[0]?.msg,
+      'schedule matches passed while the clock jumped ahead or the process stalled',
+    );
     assert.ok(matches.length >= 2);
+  });
+
+  it('fires in the time zone given', async () => {
+    const { time, tasks, matches } = setup('Europe/Berlin');
+    tasks.join('0 0 12 * * *', 'noon');
+    tasks.start();
+    await time.advance(4 * 60 * MINUTE);
+    assert.deepEqual(
+      matches.map((m) => m.matchMs),
+      [Date.UTC(2026, 0, 5, 11)],
+    );
+    tasks.stop();
+  });
+
+  it('a task joined after stop() does not fire', async () => {
+    const { time, tasks, matches } = setup();
+    tasks.join('* * * * * *', 'a');
+    tasks.start();
+    tasks.stop();
+    tasks.join('* * * * * *', 'b');
+    await time.advance(5 * SECOND);
+    assert.deepEqual(matches, []);
+    tasks.stop();
+  });
+
+  it('what node-cron reports (a match handler that threw) goes to our log', async () => {
+    const { time, tasks, logged, matches } = setup('UTC', () => {
+      throw new Error('handler bug');
+    });
+    tasks.join('* * * * * *', 'a');
+    tasks.start();
+    await time.advance(2 * SECOND);
+    assert.ok(matches.length >= 1);
+    const reports = logged.filter((l) => l.fields.event === 'node_cron');
+    assert.ok(reports.length >= 1, JSON.stringify(logged));
+    assert.equal(reports[0]?.level, 'warn');
+    assert.equal((reports[0]?.fields.err as Error | undefined)?.message, 'handler bug');
+    assert.match(reports[0]?.msg ?? '', /handler bug/);
+    tasks.stop();
   });
 });

@@ -56,6 +56,50 @@ describe('DispatchQueue', () => {
     );
   });
 
+  it('a ticket moves waiting, running, done once; finishing or cancelling it again changes nothing', () => {
+    const queue = new DispatchQueue(1, 1);
+    const first = queue.submit('a', () => {});
+    const second = queue.submit('a', () => {});
+    const other = queue.submit('b', () => {});
+    assert.deepEqual(
+      [first.status, second.status, other.status],
+      ['running', 'waiting', 'waiting'],
+    );
+    assert.equal(queue.hosts, 2);
+    queue.finish(first);
+    queue.finish(first);
+    assert.deepEqual([first.status, second.status], ['done', 'running']);
+    assert.equal(queue.running, 1);
+    assert.equal(queue.cancel(first), false);
+    assert.equal(queue.cancel(other), true);
+    assert.equal(other.status, 'cancelled');
+    assert.equal(queue.cancel(other), false);
+    queue.finish(other);
+    assert.equal(queue.running, 1);
+    assert.equal(queue.waiting, 0);
+    assert.equal(queue.hosts, 1, 'a host with nothing running or waiting is forgotten');
+    queue.finish(second);
+    assert.deepEqual([queue.running, queue.waiting, queue.hosts], [0, 0, 0]);
+  });
+
+  it('a ticket that finishes inside its own run() does not nest the starts (10,000 in a row)', () => {
+    const queue = new DispatchQueue(1, 1);
+    const tickets: Ticket[] = [];
+    let ran = 0;
+    const hold = queue.submit('h', () => {});
+    for (let i = 0; i < 10_000; i++) {
+      tickets.push(
+        queue.submit('h', () => {
+          ran += 1;
+          queue.finish(tickets[i] as Ticket);
+        }),
+      );
+    }
+    queue.finish(hold);
+    assert.equal(ran, 10_000);
+    assert.deepEqual([queue.running, queue.waiting, queue.hosts], [0, 0, 0]);
+  });
+
   it('keeps both limits, is work-conserving and FIFO under any sequence of submits, finishes and cancels', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('submit' as const), host: fc.integer({ min: 0, max: 4 }) }),

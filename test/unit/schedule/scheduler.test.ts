@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import pino from 'pino';
+import { systemClock } from '../../../src/clock.js';
 import type { ProbeResult, SkipReason } from '../../../src/probe/result.js';
 import {
   type ScheduledMailbox,
@@ -44,7 +45,8 @@ afterEach(() => {
 function setup(
   options: {
     start?: number;
-    spread?: boolean;
+    /** Default false here; 'default' leaves it to the scheduler. */
+    spread?: boolean | 'default';
     maxSpreadMs?: number;
     maxConcurrent?: number;
     maxPerHost?: number;
@@ -71,7 +73,7 @@ function setup(
     clock: time.clock,
     maxConcurrent: options.maxConcurrent ?? 1000,
     maxPerHost: options.maxPerHost ?? 1000,
-    spread: options.spread ?? false,
+    ...(options.spread === 'default' ? {} : { spread: options.spread ?? false }),
     ...(options.maxSpreadMs === undefined ? {} : { maxSpreadMs: options.maxSpreadMs }),
     timezone: 'UTC',
     logger,
@@ -223,6 +225,74 @@ describe('Scheduler timing', () => {
     assert.deepEqual(new Set(seen), new Set([21_530]));
   });
 
+  it('spreads by default', async () => {
+    const h = setup({ spread: 'default' });
+    h.scheduler.setMailboxes([box('support')]);
+    h.scheduler.start();
+    await h.time.advance(90_000);
+    assert.deepEqual(h.probeTimes('support'), [3_588, 81_530]);
+    await shutdown(h);
+  });
+
+  it('keeps a match exactly half an interval after the start-up probe', async () => {
+    const h = setup({ start: T0 + 30_000 });
+    h.scheduler.setMailboxes([box('a')]);
+    h.scheduler.start();
+    await h.time.advance(40_000);
+    assert.deepEqual(h.probeTimes('a'), [30_000, 60_000]);
+    await shutdown(h);
+  });
+
+  it('start() twice starts once', async () => {
+    const h = setup();
+    h.scheduler.setMailboxes([box('a')]);
+    h.scheduler.start();
+    h.scheduler.start();
+    await h.time.advance(70_000);
+    assert.deepEqual(h.probeTimes('a'), [0, 60_000]);
+    assert.deepEqual(h.skips, [], 'no second start-up tick');
+    assert.deepEqual(h.rounds, [0]);
+    await shutdown(h);
+  });
+
+  it('drops the spread tick of a mailbox removed, or changed, between its match and its offset', async () => {
+    const h = setup({ spread: true });
+    // spreadFraction: support 0.3588 (21.5 s into the minute), billing 0.6751 (40.5 s).
+    h.scheduler.setMailboxes([box('support'), box('billing')]);
+    h.scheduler.start();
+    await h.time.advance(MINUTE + 10_000);
+    h.scheduler.setMailboxes([box('billing', { port: 110 })]);
+    await h.time.advance(50_000);
+    assert.deepEqual(h.probeTimes('support'), [3_588]);
+    assert.deepEqual(
+      h.probes.filter((p) => p.name === 'billing').map((p) => [p.at, p.mailbox.port]),
+      [
+        [6_750, 995],
+        [70_000 + 6_750, 110],
+      ],
+    );
+    await shutdown(h);
+  });
+
+  it('stop() cancels every pending spread, start-up and match alike', async () => {
+    const h = setup({ spread: true });
+    // Started 55 s into a minute: the start-up ticks (within 10 s) and the next match's
+    // ticks (from 60 s) wait at the same time.
+    h.time.setWallClock(T0 + 55_000);
+    h.scheduler.setMailboxes(Array.from({ length: 50 }, (_, i) => box(`m${i}`)));
+    h.scheduler.start();
+    await h.time.advance(5_500);
+    const probed = h.probes.length;
+    assert.ok(probed > 0 && probed < 100, String(probed));
+    const stopped = h.scheduler.stop();
+    assert.equal(h.time.pending(), 0, 'no sweep left armed');
+    await h.time.advance(10 * MINUTE);
+    await stopped;
+    assert.equal(h.probes.length, probed);
+    h.time.uninstall();
+    installed = null;
+  });
+
   it('follows a changed schedule after a reload', async () => {
     const h = setup();
     h.scheduler.setMailboxes([box('a')]);
@@ -303,6 +373,24 @@ describe('Scheduler limits', () => {
         ['b2', 1_000],
         ['c1', 2_000],
       ],
+    );
+    await shutdown(h);
+  });
+
+  it('one host to the per-host limit whatever its case, blanks or final dot', async () => {
+    const h = setup({
+      maxPerHost: 1,
+      probe: async (m, time) => {
+        await sleep(time, 1_000);
+        return ok(m.name);
+      },
+    });
+    const hosts = ['pop.example.com', 'POP.Example.COM', ' pop.example.com ', 'pop.example.com.'];
+    h.scheduler.setMailboxes(hosts.map((host, i) => box(`m${i}`, { host })));
+    await Promise.all([...hosts.map((_, i) => h.scheduler.runNow(`m${i}`)), h.time.advance(5_000)]);
+    assert.deepEqual(
+      h.probes.map((p) => p.at),
+      [0, 1_000, 2_000, 3_000],
     );
     await shutdown(h);
   });
@@ -435,10 +523,11 @@ describe('Scheduler reload and shutdown', () => {
     assert.deepEqual(h.probeTimes('a'), [0]);
     assert.deepEqual(h.probeTimes('b'), []);
     assert.deepEqual([...new Set(h.results.map((r) => r.name))], ['c']);
-    await assert.rejects(
-      h.scheduler.runNow('a'),
-      (err: unknown) => err instanceof SchedulerError && err.code === 'unknown_mailbox',
-    );
+    await assert.rejects(h.scheduler.runNow('a'), {
+      name: 'SchedulerError',
+      code: 'unknown_mailbox',
+      message: 'no mailbox named "a"',
+    });
     await shutdown(h);
   });
 
@@ -481,11 +570,16 @@ describe('Scheduler reload and shutdown', () => {
       h.results.map((r) => r.name),
       ['a'],
     );
-    assert.throws(
-      () => h.scheduler.start(),
-      (err: unknown) => err instanceof SchedulerError && err.code === 'stopped',
-    );
-    await assert.rejects(h.scheduler.runNow('a'), (err: unknown) => err instanceof SchedulerError);
+    assert.throws(() => h.scheduler.start(), {
+      name: 'SchedulerError',
+      code: 'stopped',
+      message: 'start() after stop()',
+    });
+    await assert.rejects(h.scheduler.runNow('a'), {
+      name: 'SchedulerError',
+      code: 'stopped',
+      message: 'runNow() after stop()',
+    });
   });
 
   it('drops the queued probe of a changed mailbox (runNow gets none) and probes it with the new config', async () => {
@@ -539,6 +633,34 @@ describe('Scheduler reload and shutdown', () => {
       [[6_000, 2]],
     );
     await shutdown(h);
+  });
+  it('stop() resolves when the last running probe has finished, not the first', async () => {
+    const h = setup({
+      probe: async (m, time) => {
+        await sleep(time, m.name === 'long' ? 8_000 : 2_000);
+        return ok(m.name);
+      },
+    });
+    h.scheduler.setMailboxes([box('short'), box('long')]);
+    h.scheduler.start();
+    const stopping = watch(h.scheduler.stop());
+    await h.time.advance(2_000);
+    assert.equal(stopping.settled, false);
+    assert.equal(h.scheduler.inFlight, 1);
+    await h.time.advance(6_000);
+    assert.equal(stopping.settled, true);
+    h.time.uninstall();
+    installed = null;
+  });
+
+  it('mailbox() gives the config object a mailbox runs with; intervalMs() the interval of a schedule', () => {
+    const h = setup();
+    const a = box('a', { schedule: '0 */5 * * * *' });
+    h.scheduler.setMailboxes([a]);
+    assert.equal(h.scheduler.mailbox('a'), a);
+    assert.equal(h.scheduler.mailbox('b'), undefined);
+    assert.equal(h.scheduler.intervalMs('0 */5 * * * *'), 5 * MINUTE);
+    assert.equal(h.scheduler.intervalMs('0 0 * * * *'), 60 * MINUTE);
   });
 });
 
@@ -609,6 +731,17 @@ describe('Scheduler reporting', () => {
       assert.deepEqual(h.probeTimes(name), [0, 60_000], name);
     assert.deepEqual(h.results, []);
     assert.equal(h.events('probe_threw').length, 4);
+    assert.deepEqual(
+      h
+        .events('probe_threw')
+        .map((e) => [e['mailbox'], e['msg'], (e['err'] as { message: string }).message]),
+      [
+        ['sync', 'probe threw', 'sync breach'],
+        ['async', 'probe threw', 'async breach'],
+        ['sync', 'probe threw', 'sync breach'],
+        ['async', 'probe threw', 'async breach'],
+      ],
+    );
     assert.equal(h.scheduler.inFlight, 0);
     await shutdown(h);
   });
@@ -670,7 +803,9 @@ describe('Scheduler reporting', () => {
         ['onResult', 'a'],
       ],
     );
-    assert.equal((threw[0]?.['err'] as { message: string }).message, 'callback bug');
+    assert.equal((threw[0]?.['err'] as { message: string } | undefined)?.message, 'callback bug');
+    assert.equal(threw[0]?.['msg'], 'onResult threw');
+    assert.equal(threw[0]?.['level'], 50);
     await shutdown(h);
   });
 
@@ -690,6 +825,10 @@ describe('Scheduler reporting', () => {
     await h.time.advance(40_000);
     assert.equal(h.scheduler.inFlight, 0);
     assert.equal(h.events('probe_watchdog')[0]?.['timeout_ms'], 10_000);
+    assert.equal(
+      h.events('probe_watchdog')[0]?.['msg'],
+      'probe did not settle by its deadline: abandoned',
+    );
     release(ok('slow', { messages: 99 }));
     await h.time.advance(1);
     assert.equal(h.results.length, 0);
@@ -779,5 +918,37 @@ describe('Scheduler at scale', () => {
     assert.equal(new Set(h.results.map((r) => r.name)).size, 10_000);
     assert.deepEqual(h.skips, []);
     await shutdown(h, 0);
+  });
+});
+
+describe('Scheduler and the process', () => {
+  it('holds the process open with none of its timers (node-cron, spread, watchdog)', async () => {
+    const refTimers = () =>
+      process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    // This test's own timer keeps the process alive until the watchdog ends the probe.
+    const alive = setInterval(() => {}, 1_000);
+    const before = refTimers();
+    const scheduler = new Scheduler<TestMailbox>({
+      clock: systemClock,
+      maxConcurrent: 10,
+      maxPerHost: 10,
+      logger: pino({ level: 'silent' }),
+      probe: () => new Promise<ProbeResult>(() => {}),
+      onResult: () => {},
+      onSkip: () => {},
+      onRoundComplete: () => {},
+      watchdogGraceMs: 1,
+    });
+    // Spread start-up ticks wait on a timer; runNow starts a probe and its watchdog.
+    scheduler.setMailboxes(['support', 'billing'].map((n) => box(n, { timeout: 1 })));
+    scheduler.start();
+    void scheduler.runNow('support');
+    try {
+      assert.equal(scheduler.inFlight, 1);
+      assert.equal(refTimers(), before);
+    } finally {
+      await scheduler.stop();
+      clearInterval(alive);
+    }
   });
 });
