@@ -437,7 +437,7 @@ export class App {
       void this.#saveCache();
       if (this.#stopping === null) this.#armCacheSave();
     }, CACHE_SAVE_MS);
-    this.#saveTimer.unref?.();
+    this.#saveTimer.unref();
   }
 
   /** Certificates renewed, users or headers edited: applied without a restart. */

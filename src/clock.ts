@@ -8,7 +8,7 @@ export interface Clock {
 
 export interface TimerHandle {
   /** Lets the process exit while this timer is pending. */
-  unref?(): void;
+  unref(): void;
 }
 
 export const systemClock: Clock = {

@@ -313,7 +313,7 @@ export class AlertEngine {
   #arm(fn: () => void, delayMs: number): TimerHandle {
     // A capped delay fires early; tick() finds nothing due yet and arms again.
     const handle = this.#clock.setTimeout(fn, timerDelay(delayMs));
-    handle.unref?.();
+    handle.unref();
     return handle;
   }
 

@@ -320,7 +320,7 @@ export class Outbox {
       },
       timerDelay(Math.min(earliest - now, longest)),
     );
-    timer.unref?.();
+    timer.unref();
     queue.timer = timer;
   }
 

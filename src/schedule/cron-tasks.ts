@@ -90,7 +90,7 @@ export class CronTasks<T> {
   /** The time between the next two matches of `expr` from now; Infinity when there are none. */
   intervalMs(expr: string): number {
     const [first, second] = nextMatches(expr, 2, this.#options.timezone);
-    return first !== undefined && second !== undefined ? second - first : Number.POSITIVE_INFINITY;
+    return second === undefined ? Number.POSITIVE_INFINITY : second - (first as number);
   }
 
   #create(expr: string): Group<T> {

@@ -349,7 +349,7 @@ export class Scheduler<M extends ScheduledMailbox = MailboxConfig> {
       this.#log.error(fields, 'probe did not settle by its deadline: abandoned');
       this.#complete(state, job, undefined);
     }, job.config.timeout + graceMs);
-    job.watchdog.unref?.();
+    job.watchdog.unref();
     // A synchronous throw becomes a rejection here.
     new Promise<ProbeResult>((resolve) => resolve(this.#options.probe(job.config))).then(
       (result) => this.#complete(state, job, result ?? undefined),

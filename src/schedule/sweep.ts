@@ -26,7 +26,7 @@ export function startSweep<T>(clock: Clock, items: Due<T>[], onDue: (item: T) =>
     for (let due = items[next]; due !== undefined; due = items[next]) {
       if (due.at > now) {
         timer = clock.setTimeout(walk, timerDelay(due.at - now));
-        timer.unref?.();
+        timer.unref();
         return;
       }
       next += 1;

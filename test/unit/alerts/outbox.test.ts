@@ -227,7 +227,7 @@ describe('Outbox', () => {
     const outboxModule = new URL('../../../src/alerts/outbox.ts', import.meta.url).href;
     const script = [
       `import { Outbox } from ${JSON.stringify(outboxModule)};`,
-      'const clock = { now: () => Date.now(), setTimeout: () => ({}), clearTimeout: () => {} };',
+      'const clock = { now: () => Date.now(), setTimeout: () => ({ unref() {} }), clearTimeout: () => {} };',
       "const hang = { channel: 'email', send: () => new Promise(() => {}) };",
       'const outbox = new Outbox({ dir: process.argv[1], clock, senders: [hang] });',
       'await outbox.open();',
