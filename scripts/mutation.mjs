@@ -18,8 +18,8 @@ const TARGETS = {
     tests: 'test/unit/alerts/*.test.ts',
   },
   config: {
-    what: 'the config schema and durations',
-    mutate: ['src/config/schema.ts', 'src/config/duration.ts'],
+    what: 'the config schema, its messages and durations',
+    mutate: ['src/config/schema.ts', 'src/config/zod-issues.ts', 'src/config/duration.ts'],
     tests: 'test/unit/config/*.test.ts',
   },
   pop3: {

@@ -12,6 +12,7 @@ import {
   type OAuth2Config,
   refineOAuth2,
 } from './oauth2.js';
+import { nonEmpty } from './zod-issues.js';
 
 /**
  * Numbers and booleans may also be written as strings, so `${PORT}` from the
@@ -48,12 +49,12 @@ export const durationMs = z
   .transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: DURATION_MESSAGE });
+      ctx.addIssue(DURATION_MESSAGE);
       return z.NEVER;
     }
     // Node timers overflow past 2^31-1 ms and then fire at once.
     if (ms > MAX_DURATION_MS) {
-      ctx.addIssue({ code: 'custom', message: 'expected at most 24d' });
+      ctx.addIssue('expected at most 24d');
       return z.NEVER;
     }
     return ms;
@@ -62,22 +63,14 @@ export const durationMs = z
 const positiveDurationMs = durationMs.refine((ms) => ms > 0, 'expected a duration above 0');
 
 const cronExpression = z.string().superRefine((expr, ctx) => {
-  const result = cron.validateDetailed(expr);
-  if (!result.valid) {
-    const first = result.errors[0];
-    const why =
-      first === undefined
-        ? ''
-        : first.field === 'expression'
-          ? `: ${first.message}`
-          : `: the ${first.field} field is invalid`;
-    ctx.addIssue({ code: 'custom', message: `not a valid cron expression${why}` });
-  }
+  // node-cron's validator: the parser that fires the schedules.
+  const [first] = cron.validateDetailed(expr).errors;
+  if (first === undefined) return;
+  const why = first.field === 'expression' ? first.message : `the ${first.field} field is invalid`;
+  ctx.addIssue(`not a valid cron expression: ${why}`);
 });
 
-const hostName = z
-  .string()
-  .min(1, 'must not be empty')
+const hostName = nonEmpty()
   .max(253, 'at most 253 characters')
   .regex(
     /^(?:[^\s/:[\]@]+|\[?[0-9a-fA-F:.]+\]?)$/,
@@ -93,7 +86,6 @@ const labelName = z
 export { AUTH_METHODS, type AuthMethod, TLS_MODES, type TlsMode } from './modes.js';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-const nonEmpty = () => z.string().min(1, 'must not be empty');
 
 /** A mailbox's `oauth2:` block (src/config/oauth2.ts has its cross-field rules). */
 export const oauth2Schema = z
@@ -124,24 +116,22 @@ export const oauth2Schema = z
 export const mailboxSettingsShape = {
   host: hostName,
   port: num(z.number().int().min(1, 'expected 1-65535').max(65535, 'expected 1-65535')),
-  username: z.string().min(1, 'must not be empty'),
-  password: z.string().min(1, 'must not be empty'),
-  password_file: z.string().min(1, 'must not be empty'),
+  username: nonEmpty(),
+  password: nonEmpty(),
+  password_file: nonEmpty(),
   schedule: cronExpression,
   timeout: positiveDurationMs,
   tls: z.enum(TLS_MODES),
-  tls_ca_file: z.string().min(1, 'must not be empty'),
+  tls_ca_file: nonEmpty(),
   tls_insecure: bool(),
-  tls_servername: z.string().min(1, 'must not be empty'),
+  tls_servername: nonEmpty(),
   auth: z.enum(AUTH_METHODS),
-  top_lines: num(z.number().int().min(0, 'expected 0 or more').max(1000, 'expected at most 1000')),
+  top_lines: num(z.number().int().min(0).max(1000)),
   pipelining: pipelining(),
   auth_failure_backoff: durationMs,
   labels: z.record(labelName, z.string().max(256, 'label values are at most 256 characters')),
   oauth2: oauth2Schema,
-  max_new_messages: num(
-    z.number().int().min(1, 'expected 1 or more').max(1000, 'expected at most 1000'),
-  ),
+  max_new_messages: num(z.number().int().min(1).max(1000)),
 };
 
 /** A name that is a label value and goes into a mail header: no blanks, ';' or '='. */
@@ -150,18 +140,14 @@ const flowName = z
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, _ . or -');
 
 /** A regular expression as written in the config (matched case-insensitively). */
-const headerPattern = z
-  .string()
-  .min(1, 'must not be empty')
-  .superRefine((source, ctx) => {
-    try {
-      new RegExp(source, 'iu');
-    } catch (error) {
-      const why =
-        error instanceof Error ? error.message.replace(/^Invalid regular expression: /, '') : '';
-      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${why}` });
-    }
-  });
+const headerPattern = nonEmpty().superRefine((source, ctx) => {
+  try {
+    new RegExp(source, 'iu');
+  } catch (error) {
+    const why = (error as Error).message.replace(/^Invalid regular expression: /, '');
+    ctx.addIssue(`not a valid regular expression: ${why}`);
+  }
+});
 
 /** An `expect:` watch of a mailbox: mail that must keep arriving. */
 export const expectSchema = z
@@ -179,9 +165,7 @@ export const defaultsSchema = z.strictObject(mailboxSettingsShape).partial();
 
 export const mailboxSchema = z.strictObject({
   // name first: issues are listed in key order, and a missing name reads best first.
-  name: z
-    .string()
-    .min(1, 'must not be empty')
+  name: nonEmpty()
     .max(128, 'at most 128 characters')
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
   ...mailboxSettingsShape,
@@ -208,10 +192,7 @@ export const mailboxSchema = z.strictObject({
 
 const listenAddress = z.string().superRefine((s, ctx) => {
   if (parseListen(s) === null) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'expected host:port, such as 0.0.0.0:9469 or 127.0.0.1:9469',
-    });
+    ctx.addIssue('expected host:port, such as 0.0.0.0:9469 or 127.0.0.1:9469');
   }
 });
 
@@ -220,22 +201,22 @@ export const serverSchema = z.strictObject({
   /** Optional protection for users who expose the port: basic auth or a bearer token. */
   basic_auth: z
     .strictObject({
-      username: z.string().min(1, 'must not be empty'),
-      password: z.string().min(1, 'must not be empty').optional(),
-      password_file: z.string().min(1, 'must not be empty').optional(),
+      username: nonEmpty(),
+      password: nonEmpty().optional(),
+      password_file: nonEmpty().optional(),
     })
     .optional(),
-  bearer_token_file: z.string().min(1, 'must not be empty').optional(),
+  bearer_token_file: nonEmpty().optional(),
   /**
    * HTTPS, client certificates, bcrypt basic auth, headers and a rate limit, in the web
    * configuration format of the Prometheus exporters (src/web/web-config-schema.ts).
    */
-  web_config_file: z.string().min(1, 'must not be empty').optional(),
+  web_config_file: nonEmpty().optional(),
 });
 
 export const schedulerSchema = z.strictObject({
-  max_concurrent_probes: num(z.number().int().min(1, 'expected 1 or more')).default(64),
-  max_concurrent_per_host: num(z.number().int().min(1, 'expected 1 or more')).default(4),
+  max_concurrent_probes: num(z.number().int().min(1)).default(64),
+  max_concurrent_per_host: num(z.number().int().min(1)).default(4),
 });
 
 const RULE_METRICS = [
@@ -271,7 +252,7 @@ export const ruleSchema = z.strictObject({
   for: durationMs.default(0),
   severity: z.enum(SEVERITIES).default('warning'),
   mailboxes: z
-    .array(z.string().min(1, 'must not be empty'))
+    .array(nonEmpty())
     .min(1, 'expected at least one mailbox name (leave mailboxes out for all)')
     .optional(),
   description: z.string().optional(),
@@ -284,11 +265,11 @@ export const smtpSchema = z.strictObject({
   ),
   secure: bool().default(false),
   require_tls: bool().default(false),
-  username: z.string().min(1, 'must not be empty').optional(),
-  password: z.string().min(1, 'must not be empty').optional(),
-  password_file: z.string().min(1, 'must not be empty').optional(),
+  username: nonEmpty().optional(),
+  password: nonEmpty().optional(),
+  password_file: nonEmpty().optional(),
   from: z.string().min(3, 'expected an address such as "pop3-monitor <monitor@example.com>"'),
-  tls_ca_file: z.string().min(1, 'must not be empty').optional(),
+  tls_ca_file: nonEmpty().optional(),
   tls_insecure: bool().default(false),
   timeout: positiveDurationMs.default(30_000),
 });
@@ -332,10 +313,10 @@ export const loopSchema = z.strictObject({
   smtp: loopSmtpSchema,
   from: z.string().min(3, 'expected an address such as monitor@example.com'),
   to: z.string().min(3, 'expected an address such as support@example.com'),
-  mailbox: z.string().min(1, 'must not be empty'),
+  mailbox: nonEmpty(),
   deadline: positiveDurationMs.default(10 * 60_000),
   cleanup: bool().default(false),
-  hmac_key_file: z.string().min(1, 'must not be empty'),
+  hmac_key_file: nonEmpty(),
 });
 
 /** What /metrics exposes beyond the default budget of series per mailbox. */
@@ -346,7 +327,7 @@ export const metricsSchema = z.strictObject({
 
 export const configFileSchema = z.strictObject({
   server: serverSchema.default({ listen: '0.0.0.0:9469' }),
-  state_dir: z.string().min(1, 'must not be empty').default('./data'),
+  state_dir: nonEmpty().default('./data'),
   scheduler: schedulerSchema.default({ max_concurrent_probes: 64, max_concurrent_per_host: 4 }),
   shard: z
     .string()

@@ -1,4 +1,4 @@
-import type { core } from 'zod';
+import { type core, z } from 'zod';
 import { type ConfigIssue, formatPath, joinPath } from './config-error.js';
 
 const EXPECTED: Record<string, string> = {
@@ -53,7 +53,7 @@ export const configErrorMap: core.$ZodErrorMap = (issue) => {
     case 'too_big':
       if (issue.origin === 'string') return `expected at most ${issue.maximum} characters`;
       if (issue.origin === 'array') return `expected at most ${issue.maximum} items`;
-      return `expected ${issue.maximum} or less`;
+      return `expected at most ${issue.maximum}`;
     case 'invalid_format':
       return `expected a valid ${issue.format}`;
     case 'unrecognized_keys':
@@ -81,3 +81,6 @@ export function toConfigIssues(prefix: string, issues: readonly core.$ZodIssue[]
   }
   return out;
 }
+
+/** A string that must not be empty (the message comes from configErrorMap). */
+export const nonEmpty = () => z.string().min(1);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
+import { nonEmpty } from '../config/zod-issues.js';
 import {
   CIPHER_SUITES,
   CLIENT_AUTH_ALIASES,
@@ -18,8 +19,6 @@ import {
  * format is either honoured or refused here with a message naming it. Validation only:
  * web-config-load.ts reads the files it names.
  */
-
-const nonEmpty = () => z.string().min(1, 'must not be empty');
 
 /** A bcrypt hash as htpasswd -B, Go's x/crypto/bcrypt and bcryptjs write it. */
 const BCRYPT = /^\$2[aby]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
@@ -192,7 +191,7 @@ export const rateLimitSchema = z
         }
         return ms;
       }),
-    burst: z.number().int().min(0, 'expected 0 or more').optional(),
+    burst: z.number().int().min(0).optional(),
   })
   .superRefine((limit, ctx) => {
     if (limit.interval > 0 && (limit.burst ?? 0) < 1)
@@ -208,9 +207,7 @@ export const webConfigSchema = z.strictObject({
   http_server_config: httpServerConfigSchema.nullish(),
   basic_auth_users: z
     .record(
-      z
-        .string()
-        .min(1, 'must not be empty')
+      nonEmpty()
         // RFC 7617 section 2: the user-id cannot contain a colon.
         .refine((user) => !user.includes(':'), 'a user name cannot contain ":" (RFC 7617)'),
       bcryptHash,

@@ -227,3 +227,97 @@ describe('schema: the oauth2 block', () => {
     ]);
   });
 });
+
+describe('schema: messages and defaults a mutation run found unpinned', () => {
+  /** One loop on mailbox a (`fields` replace its own); its key file reads as 32 characters. */
+  const withLoop = (fields: Record<string, string> = {}) => {
+    const loop = {
+      name: 'l',
+      smtp: '{ host: smtp.example.com }',
+      from: 'm@example.com',
+      to: 'a@example.com',
+      mailbox: 'a',
+      hmac_key_file: 'k',
+      ...fields,
+    };
+    const body = Object.entries(loop).map(([key, value]) => `${key}: ${value}`);
+    return `${text()}loops:\n  - { ${body.join(', ')} }\n`;
+  };
+  const loadLoop = (fields: Record<string, string> = {}) =>
+    parseConfig(withLoop(fields), { env: {}, readFile: () => 'k'.repeat(32) });
+  const loopProblems = (fields: Record<string, string>) => {
+    try {
+      loadLoop(fields);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.issues.map(formatIssue);
+      throw error;
+    }
+    return [];
+  };
+
+  it('an empty text field must not be empty, wherever it is', () => {
+    assert.deepEqual(problems(text('username: ""'.replace('username', 'tls_servername'))), [
+      'mailboxes[0].tls_servername: must not be empty',
+    ]);
+    assert.deepEqual(problems(text('', 'state_dir: ""\n')), ['state_dir: must not be empty']);
+    assert.deepEqual(loopProblems({ hmac_key_file: '""' }).slice(-1), [
+      'loops[0].hmac_key_file: must not be empty',
+    ]);
+  });
+
+  it('numbers: the lower and upper bound of each', () => {
+    assert.deepEqual(problems(text('top_lines: -1')), [
+      'mailboxes[0].top_lines: expected 0 or more',
+    ]);
+    assert.deepEqual(problems(text('max_new_messages: 0')), [
+      'mailboxes[0].max_new_messages: expected 1 or more',
+    ]);
+    assert.deepEqual(problems(text('max_new_messages: 1001')), [
+      'mailboxes[0].max_new_messages: expected at most 1000',
+    ]);
+    assert.deepEqual(problems(text('', 'scheduler: { max_concurrent_per_host: 0 }\n')), [
+      'scheduler.max_concurrent_per_host: expected 1 or more',
+    ]);
+  });
+
+  it('a loop: its defaults, its addresses, its name', () => {
+    const loop = loadLoop().loops[0];
+    assert.deepEqual(
+      [loop?.schedule, loop?.deadline, loop?.cleanup],
+      ['0 */5 * * * *', 10 * 60_000, false],
+    );
+    assert.deepEqual(loopProblems({ from: 'ab' }), [
+      'loops[0].from: expected an address such as monitor@example.com',
+    ]);
+    assert.deepEqual(loopProblems({ to: 'ab' }), [
+      'loops[0].to: expected an address such as support@example.com',
+    ]);
+    assert.deepEqual(loopProblems({ name: '"a;b"' }).slice(0, 1), [
+      'loops[0].name: expected 1-64 letters, digits, _ . or -',
+    ]);
+  });
+
+  it('an expect watch needs from, subject or both; either alone will do', () => {
+    const watch = (fields: string) =>
+      problems(text(`expect: [{ name: w, within: 1h, ${fields} }]`));
+    assert.deepEqual(watch('subject: "^Invoice"'), []);
+    assert.deepEqual(watch('from: "billing@"'), []);
+    assert.deepEqual(watch('from: "", subject: s'), [
+      'mailboxes[0].expect[0].from: must not be empty',
+    ]);
+    const [only] = mailboxOf('expect: [{ name: w, within: 1h, subject: s }]')?.expect ?? [];
+    assert.deepEqual(
+      [only?.name, only?.from, only?.subject, only?.within],
+      ['w', undefined, 's', 3_600_000],
+    );
+  });
+
+  it('metrics: per-mailbox phases are off unless asked for', () => {
+    assert.equal(load(text()).metrics.mailbox_phases, false);
+    assert.equal(load(text('', 'metrics: {}\n')).metrics.mailbox_phases, false);
+    assert.equal(
+      load(text('', 'metrics: { mailbox_phases: true }\n')).metrics.mailbox_phases,
+      true,
+    );
+  });
+});
