@@ -36,6 +36,14 @@ type ProbeFn = (mailbox: TestMailbox, time: GlobalFakeTime) => Promise<ProbeResu
 const sleep = (time: GlobalFakeTime, ms: number) =>
   new Promise<void>((resolve) => time.clock.setTimeout(resolve, ms));
 
+/** A probe that takes `ms`, then succeeds. */
+const sleeping =
+  (ms: number): ProbeFn =>
+  async (m, time) => {
+    await sleep(time, ms);
+    return ok(m.name);
+  };
+
 let installed: GlobalFakeTime | null = null;
 afterEach(() => {
   installed?.uninstall();
@@ -320,10 +328,7 @@ describe('Scheduler timing', () => {
 describe('Scheduler overlap guard', () => {
   it('skips exactly 2 ticks of a probe that takes 2.5 intervals', async () => {
     const h = setup({
-      probe: async (m, time) => {
-        await sleep(time, 150_000);
-        return ok(m.name);
-      },
+      probe: sleeping(150_000),
     });
     h.scheduler.setMailboxes([box('slow', { timeout: 200_000 })]);
     h.scheduler.start();
@@ -346,10 +351,7 @@ describe('Scheduler limits', () => {
     const h = setup({
       maxConcurrent: 2,
       maxPerHost: 1,
-      probe: async (m, time) => {
-        await sleep(time, 1_000);
-        return ok(m.name);
-      },
+      probe: sleeping(1_000),
     });
     const host = { a1: 'a', a2: 'A', b1: 'b', b2: 'b', c1: 'c' } as const;
     h.scheduler.setMailboxes(
@@ -380,10 +382,7 @@ describe('Scheduler limits', () => {
   it('one host to the per-host limit whatever its case, blanks or final dot', async () => {
     const h = setup({
       maxPerHost: 1,
-      probe: async (m, time) => {
-        await sleep(time, 1_000);
-        return ok(m.name);
-      },
+      probe: sleeping(1_000),
     });
     const hosts = ['pop.example.com', 'POP.Example.COM', ' pop.example.com ', 'pop.example.com.'];
     h.scheduler.setMailboxes(hosts.map((host, i) => box(`m${i}`, { host })));
@@ -472,10 +471,7 @@ describe('Scheduler and the probe gate', () => {
         admitted.push(m);
         return null;
       },
-      probe: async (m, time) => {
-        await sleep(time, 5_000);
-        return ok(m.name);
-      },
+      probe: sleeping(5_000),
     });
     const first = box('a', { password: new Secret('old') });
     h.scheduler.setMailboxes([first]);
@@ -507,10 +503,7 @@ describe('Scheduler reload and shutdown', () => {
   it('does not report the in-flight result of a removed mailbox, and never starts its queued probe', async () => {
     const h = setup({
       maxConcurrent: 1,
-      probe: async (m, time) => {
-        await sleep(time, 5_000);
-        return ok(m.name);
-      },
+      probe: sleeping(5_000),
     });
     h.scheduler.setMailboxes([box('a'), box('b'), box('c')]);
     h.scheduler.start();
@@ -534,10 +527,7 @@ describe('Scheduler reload and shutdown', () => {
   it('stop() waits for the running probe, drops queued ones and leaves no timer', async () => {
     const h = setup({
       maxConcurrent: 1,
-      probe: async (m, time) => {
-        await sleep(time, 5_000);
-        return ok(m.name);
-      },
+      probe: sleeping(5_000),
     });
     h.scheduler.setMailboxes([box('a'), box('b')]);
     h.scheduler.start();
@@ -585,10 +575,7 @@ describe('Scheduler reload and shutdown', () => {
   it('drops the queued probe of a changed mailbox (runNow gets none) and probes it with the new config', async () => {
     const h = setup({
       maxConcurrent: 1,
-      probe: async (m, time) => {
-        await sleep(time, 5_000);
-        return ok(m.name);
-      },
+      probe: sleeping(5_000),
     });
     h.scheduler.setMailboxes([box('a'), box('b')]);
     h.scheduler.start();
@@ -701,10 +688,7 @@ describe('Scheduler reporting', () => {
 
     const h = setup({
       maxConcurrent: 1,
-      probe: async (m, time) => {
-        await sleep(time, 5_000);
-        return ok(m.name);
-      },
+      probe: sleeping(5_000),
     });
     h.scheduler.setMailboxes([box('a'), box('b')]);
     h.scheduler.start();
