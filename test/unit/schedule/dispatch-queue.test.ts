@@ -40,6 +40,17 @@ describe('DispatchQueue', () => {
     assert.equal(q.queue.waiting, 0);
   });
 
+  it('the oldest ticket starts first, also when the queue of another host was made before its own', () => {
+    const q = recorder(1, 5);
+    q.submit('a1', 'a');
+    q.submit('b1', 'b');
+    q.submit('a2', 'a');
+    q.finish('a1');
+    assert.deepEqual(q.started, ['a1', 'b1']);
+    q.finish('b1');
+    assert.deepEqual(q.started, ['a1', 'b1', 'a2']);
+  });
+
   it('never starts a cancelled ticket and gives its turn to the next', () => {
     const q = recorder(1, 1);
     q.submit('a1', 'a');
