@@ -3,11 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import pino from 'pino';
 import { systemClock } from '../../../src/clock.js';
 import type { ProbeResult, SkipReason } from '../../../src/probe/result.js';
-import {
-  type ScheduledMailbox,
-  Scheduler,
-  SchedulerError,
-} from '../../../src/schedule/scheduler.js';
+import { type ScheduledMailbox, Scheduler } from '../../../src/schedule/scheduler.js';
 import { Secret } from '../../../src/secret.js';
 import { GlobalFakeTime } from '../../fixtures/global-fake-time.js';
 import { ok } from '../../fixtures/probe-results.js';
