@@ -4,7 +4,6 @@ import { type ConfigIssue, formatPath, joinPath } from './config-error.js';
 const EXPECTED: Record<string, string> = {
   string: 'a string',
   number: 'a number',
-  int: 'a whole number',
   boolean: 'true or false',
   array: 'a list',
   object: 'a mapping',
