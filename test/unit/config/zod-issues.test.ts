@@ -49,9 +49,7 @@ describe('configErrorMap: a message for every issue a schema leaves without one'
 
   it('a whole number: a fraction is not one, and text is text', () => {
     assert.deepEqual(messages(z.number().int(), 1.5), ['at: expected a whole number']);
-    assert.deepEqual(messages(z.number().int(), 'x'), [
-      'at: expected a number, got a string',
-    ]);
+    assert.deepEqual(messages(z.number().int(), 'x'), ['at: expected a number, got a string']);
   });
 
   it('names the values an enum takes', () => {
