@@ -6,10 +6,12 @@
 // RECHECK_STATUS=Survived does the same for the survivors.
 // `node scripts/mutation-recheck.mjs TARGET` after `npm run test:mutation -- TARGET`;
 // prints one line per mutant: failed (the tests caught it), hung (still running at the
-// limit) or PASSED (a survivor the time limit hid), then the counts.
+// limit) or PASSED (a survivor the time limit hid), then the counts. The report's
+// locations are those of the source it was made from: recheck before changing src/.
 import { spawn } from 'node:child_process';
 import {
   cpSync,
+  existsSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -19,23 +21,27 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { TARGETS } from './mutation-targets.mjs';
 
 const target = process.argv[2];
 if (target === undefined) {
   console.error('usage: node scripts/mutation-recheck.mjs TARGET (after npm run test:mutation)');
   process.exit(2);
 }
-const report = JSON.parse(readFileSync(`reports/mutation/${target}.json`, 'utf8'));
+const tests = TARGETS[target]?.tests;
+if (tests === undefined) {
+  console.error(`unknown target ${target}; targets: ${Object.keys(TARGETS).join(', ')}`);
+  process.exit(2);
+}
+const reportFile = `reports/mutation/${target}.json`;
+if (!existsSync(reportFile)) {
+  console.error(`no ${reportFile}: run npm run test:mutation -- ${target} first`);
+  process.exit(2);
+}
+const report = JSON.parse(readFileSync(reportFile, 'utf8'));
 // RECHECK_STATUS=Survived re-runs the survivors instead (a second opinion on each).
 const status = process.env.RECHECK_STATUS ?? 'Timeout';
 const mutants = report.filter((m) => m.status === status);
-const tests = readFileSync('scripts/mutation.mjs', 'utf8').match(
-  new RegExp(`${target}: \\{[^}]*tests: '([^']+)'`),
-)?.[1];
-if (tests === undefined) {
-  console.error(`no tests known for target ${target}`);
-  process.exit(2);
-}
 const limitS = Number(process.env.RECHECK_LIMIT_S ?? 120);
 // The target's pattern is FOLDER/*.test.ts; Node 20's test runner takes no globs.
 const testFiles = readdirSync(dirname(tests))
@@ -45,7 +51,7 @@ const testFiles = readdirSync(dirname(tests))
 /** Runs the tests in `cwd` in a process group of their own: 'failed', 'hung' or 'PASSED'. */
 function runTests(cwd) {
   return new Promise((resolve) => {
-    const child = spawn('node', ['--import', 'tsx', '--test', ...testFiles], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...testFiles], {
       cwd,
       detached: true,
       stdio: 'ignore',
